@@ -1,0 +1,794 @@
+// behaviour analytics: baselines, detectors, rate limits, risk score and tiered responses around every call
+
+import { securityEvent } from '../audit/security-event.js'
+import type { Revocation } from '../auth/revocation.js'
+import type { AuditEvent, AuditOutcome } from '../spec/audit.js'
+import type { Principal, RequestContext } from '../spec/auth.js'
+import type { Action } from '../spec/policy.js'
+import { type MemoryStateStore, memoryStateStore } from '../state/memory.js'
+import type {
+  BaselineInput,
+  BaselineState,
+  StateOperation,
+  StateResult,
+  StateStore,
+  TakeResult,
+  TallyResult,
+} from '../state/types.js'
+import { caepRevocationSignal } from './caep.js'
+import { distanceKm, type LocalTime, localClock } from './geo.js'
+import {
+  type AnalyticsOptions,
+  type Detector,
+  type Metric,
+  type ResolvedAnalyticsOptions,
+  type ResponseTier,
+  resolveAnalyticsOptions,
+} from './options.js'
+
+/** What the pipeline tells the analytics before a call runs. */
+export interface CallInput {
+  readonly principal: Principal
+  readonly action: Action
+  readonly collection?: string
+  readonly context: RequestContext
+  /** ms since the epoch. */
+  readonly now: number
+  /** The warden session id, for the audit trail. */
+  readonly sessionId?: string
+}
+
+/** What the pipeline tells the analytics once a call has an outcome (also for denied and failed calls). */
+export interface OutcomeInput {
+  readonly principal: Principal
+  readonly action: Action
+  readonly collection?: string
+  readonly outcome: AuditOutcome
+  /** Records returned (reads) or written (writes). */
+  readonly recordCount?: number
+  /** Protected fields decrypted for the caller. */
+  readonly fieldsDecrypted?: number
+  /** ms since the epoch. */
+  readonly now: number
+  readonly sessionId?: string
+}
+
+/** The pipeline's instruction for the call. */
+export type AnalyticsResponse = 'allow' | 'step_up' | 'throttle' | 'deny'
+
+/** The analytics' answer. A decision is a value: the pipeline turns it into an error after auditing. */
+export interface AnalyticsVerdict {
+  /**
+   * `allow`: go on. `step_up`: refuse with `AuthorizationError` reason `step_up_required`. `throttle`: refuse with
+   * reason `rate_limited` (see `retryAfterMs`). `deny`: refuse with reason `anomaly_contained`, or
+   * `AuthenticationError` reason `revoked` when `revoked`.
+   */
+  readonly response: AnalyticsResponse
+  /** Anomalies for the audit event's `anomalies` (`volume_spike:records`, `off_hours`, `rate_limited:principal`, ...). */
+  readonly flags: readonly string[]
+  /**
+   * The principal's risk score, 0–100; the pipeline puts it in `context.attributes.riskScore` for the policy. From
+   * `after`: the score once this call's detections were added, or 0 when nothing fired (the score is read by `before`).
+   */
+  readonly riskScore: number
+  /** For `throttle`: when to try again, ms (-1 when unknown). */
+  readonly retryAfterMs?: number
+  /** The principal is revoked (now or earlier). */
+  readonly revoked: boolean
+  /** The shared store was unreachable and local state answered. */
+  readonly degraded: boolean
+}
+
+/** Behaviour analytics around the pipeline: `before` each call, `after` its outcome. */
+export interface Analytics {
+  /** Rate limits, containment, off-hours, first access, impossible travel and the risk score, before the call. */
+  before(input: CallInput): Promise<AnalyticsVerdict>
+  /**
+   * Learns from the outcome and raises volume and probing alarms. A `deny` or `throttle` response here means the
+   * call that crossed the threshold should not deliver its results.
+   */
+  after(input: OutcomeInput): Promise<AnalyticsVerdict>
+  /** The principal's current risk score. */
+  riskScore(principal: Principal, now?: number): Promise<number>
+  /** Lifts a containment (step-up, throttle, deny, revoked) set by the analytics, e.g. after an investigation. */
+  release(principal: Principal): Promise<void>
+  readonly store: StateStore
+  /** Releases the analytics' own state. A store passed in `options.store` is the caller's to close. */
+  close(): Promise<void>
+}
+
+const RANK: { readonly [tier in ResponseTier]: number } = { observe: 0, step_up: 1, throttle: 2, deny: 3, revoke: 4 }
+const TIERS: readonly ResponseTier[] = ['observe', 'step_up', 'throttle', 'deny', 'revoke']
+const CONTAINMENT_FLAGS = ['', 'contained:step_up', 'contained:throttle', 'contained:deny', 'revoked']
+const SEVERITY = ['low', 'medium', 'medium', 'high', 'critical'] as const
+const METRIC_FLAG: { readonly [metric in Metric]: string } = {
+  calls: 'volume_spike:calls',
+  records: 'volume_spike:records',
+  fieldsDecrypted: 'volume_spike:fields_decrypted',
+  collections: 'volume_spike:collections',
+  denies: 'probing',
+}
+
+interface PrincipalKeys {
+  readonly containment: string
+  readonly risk: string
+  readonly hours: string
+  readonly collections: string
+  readonly location: string
+  readonly throttle: string
+  readonly fired: string
+  readonly rate: readonly string[]
+  readonly baseline: string
+}
+
+interface TenantKeys {
+  readonly containment: string
+  readonly rate: readonly string[]
+  readonly baseline: string
+}
+
+interface Detection {
+  readonly detector: Detector
+  readonly flag: string
+  readonly scope: 'principal' | 'tenant'
+}
+
+const HOURS: readonly string[] = Array.from({ length: 24 }, (_, hour) => String(hour))
+
+const encode = (value: string | undefined): string => (value === undefined ? '' : encodeURIComponent(value))
+
+function assertInput(input: { principal?: unknown; now?: unknown }, method: string): void {
+  if (typeof input !== 'object' || input === null) throw new TypeError(`analytics.${method}: input must be an object`)
+  const principal = input.principal as Principal | undefined
+  if (typeof principal !== 'object' || principal === null || typeof principal.id !== 'string') {
+    throw new TypeError(`analytics.${method}: input.principal must be a Principal`)
+  }
+  if (typeof input.now !== 'number' || !Number.isFinite(input.now)) throw new TypeError(`analytics.${method}: input.now must be ms since the epoch`)
+}
+
+/**
+ * Creates the behaviour analytics: per-principal and per-tenant EWMA baselines with a guard band, detectors
+ * (volume spike, off-hours, first access to a collection, probing, impossible travel), token-bucket rate limits,
+ * a decaying risk score, and responses in tiers (observe → step_up → throttle → deny → revoke). State lives in the
+ * given store: memory for one instance, Redis for a fleet.
+ *
+ * @example
+ * ```ts
+ * const analytics = createAnalytics({
+ *   rateLimits: [{ scope: 'principal', capacity: 50, refillPerSecond: 5 }],
+ *   responses: { volume: 'deny', impossibleTravel: 'step_up' },
+ *   audit: emitter,
+ * })
+ * const verdict = await analytics.before({ principal, action: 'record.query', collection: 'docs', context, now: Date.now() })
+ * if (verdict.response !== 'allow') throw refusal(verdict)
+ * // ... run the call ...
+ * await analytics.after({ principal, action: 'record.query', collection: 'docs', outcome: 'allowed', recordCount: 10, now: Date.now() })
+ * ```
+ */
+export function createAnalytics(options: AnalyticsOptions = {}): Analytics {
+  const config: ResolvedAnalyticsOptions = resolveAnalyticsOptions(options)
+  const store = options.store ?? memoryStateStore()
+  const local = memoryStateStore()
+  const onAlarm =
+    options.onAlarm ??
+    ((alarm: { kind: string; detail: string }) => {
+      console.error(`vectorwarden analytics: ${alarm.kind}: ${alarm.detail}`)
+    })
+  const offHours = config.offHours
+  const clock: ((now: number) => LocalTime) | undefined = offHours === null ? undefined : localClock(offHours.timeZone)
+  const principalKeyCache = new WeakMap<Principal, PrincipalKeys>()
+  // printing two doubles costs more than the rest of a call; a session reuses its context, so cache per object
+  const places = new WeakMap<object, string>()
+  const placeOf = (location: NonNullable<RequestContext['location']>): string => {
+    let place = places.get(location)
+    if (place === undefined) {
+      place = `${location.latitude},${location.longitude},`
+      places.set(location, place)
+    }
+    return place
+  }
+  const tenantKeyCache = new Map<string, TenantKeys>()
+  const metricCount = config.metrics.length
+  const tenantContainment = RANK[config.responses.tenantVolume] >= RANK.step_up
+  // the metrics are stored by position, so the key names them: another metric set starts fresh baselines
+  const metricSignature = config.metrics.map(({ metric }) => metric).join('.')
+  const syncStore = typeof (store as Partial<MemoryStateStore>).executeSync === 'function' ? (store as MemoryStateStore) : undefined
+  const windowMs = config.metrics[0]?.parameters.windowMs ?? 3_600_000
+
+  const principalKeys = (principal: Principal): PrincipalKeys => {
+    let keys = principalKeyCache.get(principal)
+    if (keys === undefined) {
+      // the braces are a Redis Cluster hash tag: one principal's keys share a slot
+      const base = `p{${encode(principal.tenant)}|${encode(principal.issuer)}|${encode(principal.id)}}:`
+      keys = {
+        containment: `${base}c`,
+        risk: `${base}r`,
+        hours: `${base}h`,
+        collections: `${base}s`,
+        location: `${base}l`,
+        throttle: `${base}th`,
+        fired: `${base}f:`,
+        rate: config.rateLimits.map((limit) => `${base}rl${limit.index}`),
+        baseline: `${base}b:${metricSignature}`,
+      }
+      principalKeyCache.set(principal, keys)
+    }
+    return keys
+  }
+
+  const tenantKeys = (tenant: string): TenantKeys => {
+    let keys = tenantKeyCache.get(tenant)
+    if (keys === undefined) {
+      if (tenantKeyCache.size >= 10_000) tenantKeyCache.clear()
+      const base = `t{${encode(tenant)}}:`
+      keys = {
+        containment: `${base}c`,
+        rate: config.rateLimits.map((limit) => `${base}rl${limit.index}`),
+        baseline: `${base}b:${metricSignature}`,
+      }
+      tenantKeyCache.set(tenant, keys)
+    }
+    return keys
+  }
+
+  // --- store access with the configured failure behaviour -------------------------------------------------------
+
+  let outageSince = 0
+  let lastAttempt = 0
+
+  const emitQuietly = (event: AuditEvent): void => {
+    try {
+      const result = options.audit?.emit(event)
+      if (result instanceof Promise) result.catch(() => {})
+    } catch {
+      // the alarm hook has already been told; an audit failure here must not hide the outage
+    }
+  }
+
+  /** Results, or undefined when the store failed and the mode is failClosed. */
+  const run = async (operations: StateOperation[]): Promise<{ results: StateResult[]; degraded: boolean } | undefined> => {
+    const wall = Date.now()
+    if (outageSince !== 0 && wall - lastAttempt < config.retryStoreMs) {
+      return config.onStoreFailure === 'degrade' ? { results: local.executeSync(operations), degraded: true } : undefined
+    }
+    try {
+      const results = await store.execute(operations)
+      if (outageSince !== 0) {
+        const seconds = Math.round((wall - outageSince) / 1000)
+        outageSince = 0
+        onAlarm({ kind: 'state_restored', detail: `state store ${store.name} is back after ${seconds} s` })
+        emitQuietly(
+          securityEvent(
+            'anomaly',
+            { reason: 'state_restored', severity: 'medium', detail: `state store ${store.name} reachable again` },
+            { source: config.source, now: wall },
+          ),
+        )
+      }
+      return { results, degraded: false }
+    } catch {
+      lastAttempt = Date.now()
+      if (outageSince === 0) {
+        outageSince = lastAttempt
+        const what = config.onStoreFailure === 'degrade' ? 'using local state' : 'denying every call'
+        onAlarm({ kind: 'state_degraded', detail: `state store ${store.name} unreachable; ${what}` })
+        emitQuietly(
+          securityEvent(
+            'anomaly',
+            { reason: 'state_degraded', severity: 'high', detail: `state store ${store.name} unreachable; ${what}` },
+            { source: config.source, now: lastAttempt },
+          ),
+        )
+      }
+      return config.onStoreFailure === 'degrade' ? { results: local.executeSync(operations), degraded: true } : undefined
+    }
+  }
+
+  const unavailable = (): AnalyticsVerdict => ({
+    response: 'deny',
+    flags: ['state_unavailable'],
+    riskScore: 100,
+    revoked: false,
+    degraded: false,
+  })
+
+  // --- responses ----------------------------------------------------------------------------------------------
+
+  const actorOf = (principal: Principal, sessionId: string | undefined) => ({
+    id: principal.id,
+    kind: principal.kind,
+    authenticator: principal.authenticator,
+    ...(principal.tenant === undefined ? {} : { tenant: principal.tenant }),
+    ...(principal.issuer === undefined ? {} : { issuer: principal.issuer }),
+    ...(sessionId === undefined ? {} : { session: sessionId }),
+    ...(principal.sessionId === undefined ? {} : { idpSession: principal.sessionId }),
+    ...(principal.credentialId === undefined ? {} : { credentialId: principal.credentialId }),
+  })
+
+  const steppedUp = (principal: Principal, now: number): boolean =>
+    principal.authTime !== undefined &&
+    now - principal.authTime <= config.stepUpMaxAgeMs &&
+    principal.amr?.some((method) => config.stepUpMethods.has(method)) === true
+
+  /** Revokes through the list and tells the hook; returns false when the list failed. */
+  const revoke = async (principal: Principal, reason: string, now: number): Promise<boolean> => {
+    const expiresAt = now + config.revocationMs
+    const entries: Revocation[] = [
+      {
+        kind: 'subject',
+        value: principal.id,
+        issuedBefore: now,
+        expiresAt,
+        reason: `analytics:${reason}`,
+        ...(principal.issuer === undefined ? {} : { issuer: principal.issuer }),
+      },
+    ]
+    if (principal.credentialId !== undefined) {
+      entries.push({
+        kind: principal.authenticator === 'api-key' ? 'api-key' : 'jti',
+        value: principal.credentialId,
+        expiresAt,
+        reason: `analytics:${reason}`,
+      })
+    }
+    if (principal.sessionId !== undefined) {
+      entries.push({ kind: 'session', value: principal.sessionId, expiresAt, reason: `analytics:${reason}` })
+    }
+    let ok = true
+    try {
+      for (const entry of entries) await options.revocations?.revoke(entry)
+    } catch {
+      ok = false
+    }
+    if (options.onRevoke !== undefined) {
+      try {
+        await options.onRevoke(caepRevocationSignal(principal, reason, { issuer: config.source, now }))
+      } catch {
+        // the hook is a notification; the revocation stands whatever it does
+      }
+    }
+    return ok
+  }
+
+  /**
+   * Applies fired detections: raises containment, adds risk (once per detector and window, so a long off-hours
+   * session does not snowball), revokes, audits the first firing of each detector in the window.
+   */
+  const respond = async (
+    principal: Principal,
+    tenant: string | undefined,
+    detections: readonly Detection[],
+    flags: string[],
+    containmentLevel: number,
+    knownRisk: number | undefined,
+    collection: string | undefined,
+    sessionId: string | undefined,
+    now: number,
+  ): Promise<{ tier: number; riskScore: number; retryAfterMs: number; revoked: boolean; degraded: boolean } | undefined> => {
+    const keys = principalKeys(principal)
+    let principalLevel = 0
+    let tenantLevel = 0
+    let strongest = 0
+    for (const detection of detections) {
+      if (detection.detector === 'rateLimit') continue
+      const rank = RANK[config.responses[detection.detector]]
+      if (detection.scope === 'tenant') {
+        // a tenant is never revoked by analytics: the strongest tenant-wide response is deny
+        const capped = Math.min(rank, RANK.deny)
+        if (capped > tenantLevel) tenantLevel = capped
+        if (capped > strongest) strongest = capped
+      } else {
+        if (rank > principalLevel) principalLevel = rank
+        if (rank > strongest) strongest = rank
+      }
+    }
+    const window = Math.floor(now / windowMs)
+    const operations: StateOperation[] = detections.map((detection) => ({
+      kind: 'add',
+      key: `${keys.fired}${window}`,
+      member: `${detection.scope}:${detection.detector}`,
+      ttlMs: windowMs,
+    }))
+    if (principalLevel >= RANK.step_up) {
+      const durationMs = principalLevel === RANK.revoke ? config.revocationMs : config.containmentMs
+      operations.push({ kind: 'raise', key: keys.containment, level: principalLevel, now, durationMs })
+    }
+    if (tenantLevel >= RANK.step_up && tenant !== undefined) {
+      operations.push({ kind: 'raise', key: tenantKeys(tenant).containment, level: tenantLevel, now, durationMs: config.containmentMs })
+    }
+    const throttleIndex = operations.length
+    const throttled = principalLevel === RANK.throttle || containmentLevel === RANK.throttle
+    if (throttled) {
+      operations.push({ kind: 'take', key: keys.throttle, bucket: config.throttle, cost: 1, now, ttlMs: config.containmentMs })
+    }
+    const first = await run(operations)
+    if (first === undefined) return undefined
+    let degraded = first.degraded
+    const fresh = detections.filter((_, index) => first.results[index] === true)
+    let weight = 0
+    for (const detection of fresh) weight += config.weights[detection.detector]
+    let riskScore = knownRisk ?? 0
+    if (weight > 0 || knownRisk === undefined) {
+      const second = await run([
+        { kind: 'score', key: keys.risk, add: weight, halfLifeMs: config.halfLifeMs, max: 100, now, ttlMs: config.ttlMs },
+      ])
+      if (second === undefined) return undefined
+      riskScore = second.results[0] as number
+      degraded ||= second.degraded
+    }
+    let tier = Math.max(strongest, Math.min(containmentLevel, RANK.deny))
+    let retryAfterMs = 0
+    if (throttled) {
+      const take = first.results[throttleIndex] as TakeResult
+      if (!take.allowed) {
+        tier = Math.max(tier, RANK.throttle)
+        retryAfterMs = take.retryAfterMs
+      } else if (tier === RANK.throttle) {
+        // a throttled principal still gets the reduced rate
+        tier = RANK.observe
+      }
+    }
+    let revoked = containmentLevel === RANK.revoke
+    if (!revoked && strongest !== RANK.revoke && riskScore >= config.revokeAt) {
+      flags.push('risk_critical')
+      strongest = RANK.revoke
+      const raised = await run([{ kind: 'raise', key: keys.containment, level: RANK.revoke, now, durationMs: config.revocationMs }])
+      if (raised === undefined) return undefined
+    }
+    if (!revoked && strongest === RANK.revoke) {
+      revoked = true
+      tier = RANK.revoke
+      const reason =
+        detections.find((detection) => detection.scope === 'principal' && config.responses[detection.detector] === 'revoke')
+          ?.flag ?? 'risk_critical'
+      if (!(await revoke(principal, reason, now))) flags.push('revocation_failed')
+      flags.push('revoked')
+    }
+    if (riskScore >= config.denyAt && tier < RANK.deny) {
+      flags.push('risk_high')
+      tier = RANK.deny
+    } else if (riskScore >= config.stepUpAt && tier < RANK.step_up) {
+      flags.push('risk_elevated')
+      tier = RANK.step_up
+    }
+    // each detection is audited with the response it caused, once per window; refusals by rate limit are in the
+    // pipeline's decision event
+    const audited = fresh.filter((detection) => detection.detector !== 'rateLimit')
+    if (audited.length > 0 && options.audit !== undefined) {
+      const actor = actorOf(principal, sessionId)
+      try {
+        for (const detection of audited) {
+          const detectionTier = config.responses[detection.detector]
+          const event = securityEvent(
+            revoked && detection.scope === 'principal' && detectionTier === 'revoke' ? 'revocation' : 'anomaly',
+            {
+              reason: detection.flag,
+              detail: `${detection.detector} detection (${detection.scope}); response ${detectionTier}; risk ${Math.round(riskScore)}`,
+              severity: SEVERITY[RANK[detectionTier]],
+              actor,
+              anomalies: flags.slice(),
+              ...(collection === undefined ? {} : { request: { collection } }),
+              ...(detection.scope === 'tenant' && tenant !== undefined ? { target: { id: tenant, kind: 'tenant' } } : {}),
+            },
+            { source: config.source, now, ...(collection === undefined ? {} : { subject: collection }) },
+          )
+          await options.audit.emit(event)
+        }
+      } catch {
+        flags.push('audit_unavailable')
+        tier = Math.max(tier, RANK.deny)
+      }
+    }
+    return { tier, riskScore, retryAfterMs, revoked, degraded }
+  }
+
+  const verdictOf = (
+    tier: number,
+    flags: readonly string[],
+    riskScore: number,
+    retryAfterMs: number,
+    revoked: boolean,
+    degraded: boolean,
+    principal: Principal,
+    now: number,
+  ): AnalyticsVerdict => {
+    let response: AnalyticsResponse
+    if (revoked || tier >= RANK.deny) response = 'deny'
+    else if (tier === RANK.throttle) response = 'throttle'
+    else if (tier === RANK.step_up) response = steppedUp(principal, now) ? 'allow' : 'step_up'
+    else response = 'allow'
+    const verdict: { -readonly [K in keyof AnalyticsVerdict]: AnalyticsVerdict[K] } = {
+      response,
+      flags,
+      riskScore: Math.round(riskScore * 100) / 100,
+      revoked,
+      degraded,
+    }
+    if (response === 'throttle') verdict.retryAfterMs = retryAfterMs
+    return verdict
+  }
+
+  // --- the two hooks --------------------------------------------------------------------------------------------
+
+  /**
+   * Runs the operations and hands the results to `conclude`. A healthy in-memory store answers synchronously, which
+   * spares the hot path two promise hops; anything else goes through `run` and its failure behaviour.
+   */
+  const execute = (
+    operations: StateOperation[],
+    conclude: (results: StateResult[], degraded: boolean) => AnalyticsVerdict | Promise<AnalyticsVerdict>,
+  ): Promise<AnalyticsVerdict> => {
+    if (syncStore !== undefined && outageSince === 0) {
+      let results: StateResult[] | undefined
+      try {
+        results = syncStore.executeSync(operations)
+      } catch {
+        results = undefined
+      }
+      if (results !== undefined) {
+        try {
+          const verdict = conclude(results, false)
+          return verdict instanceof Promise ? verdict : Promise.resolve(verdict)
+        } catch (error) {
+          return Promise.reject(error)
+        }
+      }
+    }
+    return run(operations).then((outcome) => (outcome === undefined ? unavailable() : conclude(outcome.results, outcome.degraded)))
+  }
+
+  /** The metrics of one call, in the order of `config.metrics`. */
+  const metricsOf = (
+    records: number,
+    fields: number,
+    denied: number,
+    collection: string | undefined,
+  ): BaselineInput[] => {
+    const inputs: BaselineInput[] = new Array(metricCount)
+    for (let index = 0; index < metricCount; index++) {
+      const { metric, parameters } = config.metrics[index] as (typeof config.metrics)[number]
+      if (metric === 'records') inputs[index] = { value: records, parameters }
+      else if (metric === 'fieldsDecrypted') inputs[index] = { value: fields, parameters }
+      else if (metric === 'denies') inputs[index] = { value: denied, parameters }
+      else if (metric === 'collections') {
+        inputs[index] = collection === undefined ? { value: 0, parameters } : { value: 1, member: collection, parameters }
+      } else inputs[index] = { value: 1, parameters }
+    }
+    return inputs
+  }
+
+  const before = (input: CallInput): Promise<AnalyticsVerdict> => {
+    assertInput(input, 'before')
+    const { principal, now } = input
+    const keys = principalKeys(principal)
+    const tenant = principal.tenant
+    const tenantKey = tenant === undefined ? undefined : tenantKeys(tenant)
+    const operations: StateOperation[] = [
+      { kind: 'raise', key: keys.containment, level: 0, now, durationMs: 0 },
+      { kind: 'score', key: keys.risk, add: 0, halfLifeMs: config.halfLifeMs, max: 100, now, ttlMs: config.ttlMs },
+    ]
+    // a tenant is only ever contained when its tier says so; otherwise the lookup is saved
+    const readTenant = tenantKey !== undefined && tenantContainment
+    if (readTenant) operations.push({ kind: 'raise', key: tenantKey.containment, level: 0, now, durationMs: 0 })
+    const rateStart = operations.length
+    const rateScopes: ('principal' | 'tenant')[] = []
+    for (const limit of config.rateLimits) {
+      if (limit.actions !== undefined && !limit.actions.has(input.action)) continue
+      const key = limit.scope === 'principal' ? keys.rate[limit.index] : tenantKey?.rate[limit.index]
+      if (key === undefined) continue
+      rateScopes.push(limit.scope)
+      operations.push({ kind: 'take', key, bucket: limit.bucket, cost: 1, now, ttlMs: limit.ttlMs })
+    }
+    let localTime: LocalTime | undefined
+    let tallyIndex = -1
+    if (clock !== undefined || config.firstAccess !== null) {
+      localTime = clock?.(now)
+      tallyIndex = operations.length
+      operations.push({ kind: 'tally', key: keys.hours, field: HOURS[localTime?.hour ?? 0] as string, ttlMs: config.ttlMs })
+    }
+    let addIndex = -1
+    if (config.firstAccess !== null && typeof input.collection === 'string') {
+      addIndex = operations.length
+      operations.push({ kind: 'add', key: keys.collections, member: input.collection, ttlMs: config.ttlMs })
+    }
+    let swapIndex = -1
+    const location = input.context?.location
+    if (
+      config.impossibleTravel !== null &&
+      location !== undefined &&
+      Number.isFinite(location.latitude) &&
+      Number.isFinite(location.longitude)
+    ) {
+      swapIndex = operations.length
+      operations.push({ kind: 'swap', key: keys.location, value: placeOf(location) + now, ttlMs: config.ttlMs })
+    }
+
+    const conclude = (results: StateResult[], storeDegraded: boolean): AnalyticsVerdict | Promise<AnalyticsVerdict> => {
+      const flags: string[] = []
+      const detections: Detection[] = []
+      let containmentLevel = Number(results[0] ?? 0) || 0
+      if (readTenant) {
+        const tenantLevel = Number(results[2] ?? 0) || 0
+        if (tenantLevel > 0) flags.push(`tenant_${CONTAINMENT_FLAGS[Math.min(tenantLevel, 3)]}`)
+        if (tenantLevel > containmentLevel) containmentLevel = Math.min(tenantLevel, 3)
+      }
+      if (containmentLevel > 0 && (Number(results[0] ?? 0) || 0) > 0) flags.push(CONTAINMENT_FLAGS[Number(results[0])] ?? 'contained')
+      const riskScore = results[1] as number
+      let retryAfterMs = 0
+      let limited = false
+      for (let index = 0; index < rateScopes.length; index++) {
+        const take = results[rateStart + index] as TakeResult
+        if (take.allowed) continue
+        limited = true
+        const flag = `rate_limited:${rateScopes[index]}`
+        if (!flags.includes(flag)) flags.push(flag)
+        if (take.retryAfterMs > retryAfterMs) retryAfterMs = take.retryAfterMs
+      }
+      if (limited) detections.push({ detector: 'rateLimit', flag: 'rate_limited', scope: 'principal' })
+      if (offHours !== null && localTime !== undefined && tallyIndex >= 0) {
+        let off: boolean
+        if (offHours.mode === 'window') {
+          const { startHour, endHour, days } = offHours
+          const hour = localTime.hour
+          const inHours = startHour < endHour ? hour >= startHour && hour < endHour : hour >= startHour || hour < endHour
+          off = !inHours || !days.has(localTime.weekday)
+        } else {
+          const tally = results[tallyIndex] as TallyResult
+          off = tally.total >= offHours.minSamples && tally.field / tally.total < offHours.minShare
+        }
+        if (off) {
+          flags.push('off_hours')
+          detections.push({ detector: 'offHours', flag: 'off_hours', scope: 'principal' })
+        }
+      }
+      if (addIndex >= 0 && results[addIndex] === true && config.firstAccess !== null) {
+        const calls = tallyIndex >= 0 ? (results[tallyIndex] as TallyResult).total : 0
+        if (calls >= config.firstAccess.minCalls) {
+          flags.push('first_collection_access')
+          detections.push({ detector: 'firstAccess', flag: 'first_collection_access', scope: 'principal' })
+        }
+      }
+      const previous = swapIndex >= 0 ? results[swapIndex] : undefined
+      // the same place as last time cannot be a jump: skip parsing and trigonometry
+      if (typeof previous === 'string' && location !== undefined && config.impossibleTravel !== null && !previous.startsWith(placeOf(location))) {
+        const [latitude, longitude, at] = previous.split(',').map(Number) as [number, number, number]
+        const distance = distanceKm(latitude, longitude, location.latitude, location.longitude)
+        const hours = (now - at) / 3_600_000
+        if (distance > config.impossibleTravel.minKm && (hours <= 0 || distance / hours > config.impossibleTravel.maxKmh)) {
+          flags.push('impossible_travel')
+          detections.push({ detector: 'impossibleTravel', flag: 'impossible_travel', scope: 'principal' })
+        }
+      }
+
+      let tier = limited ? RANK.throttle : 0
+      const revoked = containmentLevel === RANK.revoke
+      if (detections.length > 0 || containmentLevel === RANK.throttle) {
+        return respond(
+          principal,
+          tenant,
+          detections,
+          flags,
+          containmentLevel,
+          riskScore,
+          input.collection,
+          input.sessionId,
+          now,
+        ).then((responded) => {
+          if (responded === undefined) return unavailable()
+          const degraded = storeDegraded || responded.degraded
+          if (degraded) flags.push('state_degraded')
+          return verdictOf(
+            Math.max(tier, responded.tier),
+            flags,
+            responded.riskScore,
+            Math.max(retryAfterMs, responded.retryAfterMs),
+            responded.revoked,
+            degraded,
+            principal,
+            now,
+          )
+        })
+      }
+      if (containmentLevel > 0) tier = Math.max(tier, Math.min(containmentLevel, RANK.deny))
+      if (riskScore >= config.denyAt && tier < RANK.deny) {
+        flags.push('risk_high')
+        tier = RANK.deny
+      } else if (riskScore >= config.stepUpAt && tier < RANK.step_up) {
+        flags.push('risk_elevated')
+        tier = RANK.step_up
+      }
+      if (storeDegraded) flags.push('state_degraded')
+      return verdictOf(tier, flags, riskScore, retryAfterMs, revoked, storeDegraded, principal, now)
+    }
+    return execute(operations, conclude)
+  }
+
+  const after = (input: OutcomeInput): Promise<AnalyticsVerdict> => {
+    assertInput(input, 'after')
+    const { principal, now } = input
+    const keys = principalKeys(principal)
+    const tenant = config.tenantBaselines ? principal.tenant : undefined
+    if (metricCount === 0) return Promise.resolve(verdictOf(0, [], 0, 0, false, false, principal, now))
+    const records = Number.isFinite(input.recordCount) ? (input.recordCount as number) : 0
+    const fields = Number.isFinite(input.fieldsDecrypted) ? (input.fieldsDecrypted as number) : 0
+    const denied = input.outcome === 'denied' ? 1 : 0
+    const collection = typeof input.collection === 'string' ? input.collection : undefined
+    const metrics = metricsOf(records, fields, denied, collection)
+    const operations: StateOperation[] = [{ kind: 'baseline', key: keys.baseline, metrics, now, ttlMs: config.ttlMs }]
+    if (tenant !== undefined) {
+      operations.push({ kind: 'baseline', key: tenantKeys(tenant).baseline, metrics, now, ttlMs: config.ttlMs })
+    }
+    return execute(operations, (results, storeDegraded) => concludeAfter(input, results, storeDegraded))
+  }
+
+  const concludeAfter = (
+    input: OutcomeInput,
+    results: StateResult[],
+    storeDegraded: boolean,
+  ): AnalyticsVerdict | Promise<AnalyticsVerdict> => {
+    const { principal, now } = input
+    const flags: string[] = []
+    const detections: Detection[] = []
+    for (let scope = 0; scope < results.length; scope++) {
+      const states = results[scope] as readonly BaselineState[]
+      const isTenant = scope === 1
+      for (let index = 0; index < states.length; index++) {
+        const state = states[index] as BaselineState
+        if (!state.alarmed) continue
+        const metric = (config.metrics[index] as (typeof config.metrics)[number]).metric
+        const flag = isTenant ? `tenant_${METRIC_FLAG[metric]}` : METRIC_FLAG[metric]
+        flags.push(flag)
+        // every call of an alarmed window keeps the containment in force; risk and audit count the window once
+        const detector: Detector = isTenant ? 'tenantVolume' : metric === 'denies' ? 'probing' : 'volume'
+        detections.push({ detector, flag, scope: isTenant ? 'tenant' : 'principal' })
+      }
+    }
+    if (detections.length === 0) {
+      if (storeDegraded) flags.push('state_degraded')
+      return verdictOf(0, flags, 0, 0, false, storeDegraded, principal, now)
+    }
+    return respond(principal, principal.tenant, detections, flags, 0, undefined, input.collection, input.sessionId, now).then(
+      (responded) => {
+        if (responded === undefined) return unavailable()
+        const degraded = storeDegraded || responded.degraded
+        if (degraded) flags.push('state_degraded')
+        // the call that crossed the threshold is contained too: the pipeline withholds its results
+        let tier = responded.tier
+        for (const detection of detections) {
+          const rank = RANK[config.responses[detection.detector]]
+          tier = Math.max(tier, detection.scope === 'tenant' ? Math.min(rank, RANK.deny) : rank)
+        }
+        if (responded.revoked) tier = RANK.revoke
+        const retryAfterMs = responded.retryAfterMs > 0 ? responded.retryAfterMs : -1
+        return verdictOf(tier, flags, responded.riskScore, retryAfterMs, responded.revoked, degraded, principal, now)
+      },
+    )
+  }
+
+  return {
+    before,
+    after,
+    store,
+    riskScore: async (principal, now = Date.now()) => {
+      const keys = principalKeys(principal)
+      const outcome = await run([{ kind: 'score', key: keys.risk, add: 0, halfLifeMs: config.halfLifeMs, max: 100, now, ttlMs: config.ttlMs }])
+      return outcome === undefined ? 100 : (outcome.results[0] as number)
+    },
+    release: async (principal) => {
+      const keys = principalKeys(principal)
+      await store.execute([
+        { kind: 'delete', key: keys.containment },
+        { kind: 'delete', key: keys.throttle },
+        { kind: 'delete', key: keys.risk },
+      ])
+    },
+    close: async () => {
+      // a store passed in may be shared (with a revocation list, with other wardens): only the default is ours
+      if (options.store === undefined) await store.close()
+      await local.close()
+    },
+  }
+}
+
+/** The tiers in order, weakest first. */
+export const RESPONSE_TIERS: readonly ResponseTier[] = TIERS

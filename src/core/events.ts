@@ -1,0 +1,92 @@
+// builds the audit events of the pipeline: one decision event per outcome, security events for alarms
+
+import { WardenError } from '../errors.js'
+import { platform } from '../platform/index.js'
+import type { AuditEvent, AuditOutcome, DecisionEventData } from '../spec/audit.js'
+import type { Principal, RequestContext } from '../spec/auth.js'
+
+/** The actor block of a session's events; built once per session, principals are immutable. */
+export type Actor = NonNullable<DecisionEventData['actor']>
+
+export function actorOf(principal: Principal, sessionId: string | undefined): Actor {
+  const actor: { -readonly [K in keyof Actor]: Actor[K] } = {
+    id: principal.id,
+    kind: principal.kind,
+    authenticator: principal.authenticator,
+  }
+  if (principal.tenant !== undefined) actor.tenant = principal.tenant
+  if (principal.issuer !== undefined) actor.issuer = principal.issuer
+  if (sessionId !== undefined) actor.session = sessionId
+  if (principal.sessionId !== undefined) actor.idpSession = principal.sessionId
+  if (principal.credentialId !== undefined) actor.credentialId = principal.credentialId
+  return actor
+}
+
+export function contextOf(context: RequestContext): DecisionEventData['context'] | undefined {
+  if (context.ip === undefined && context.userAgent === undefined && context.device?.id === undefined) return undefined
+  const out: { ip?: string; userAgent?: string; deviceId?: string } = {}
+  if (context.ip !== undefined) out.ip = context.ip
+  if (context.userAgent !== undefined) out.userAgent = context.userAgent
+  if (context.device?.id !== undefined) out.deviceId = context.device.id
+  return out
+}
+
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/
+
+export function traceOf(context: RequestContext): DecisionEventData['trace'] | undefined {
+  if (context.traceparent === undefined) return undefined
+  const match = TRACEPARENT.exec(context.traceparent)
+  return match ? { traceId: match[1] as string, spanId: match[2] as string } : undefined
+}
+
+/** The outcome an error stands for: refusals of identity or permission are denials, the rest are errors. */
+export function outcomeOf(error: unknown): AuditOutcome {
+  if (WardenError.isInstance(error) && (error.code === 'ERR_AUTHENTICATION' || error.code === 'ERR_AUTHORIZATION')) return 'denied'
+  return 'error'
+}
+
+/** The error block of an event: code, reason and message of warden errors (which never carry secrets); nothing else of foreign errors. */
+export function errorOf(error: unknown): NonNullable<DecisionEventData['error']> {
+  if (WardenError.isInstance(error)) return { code: error.code, reason: error.reason, message: error.message }
+  if (error instanceof TypeError) return { code: 'TypeError', reason: 'misuse', message: error.message }
+  return { code: 'ERR_INTERNAL', reason: 'unexpected', message: 'an unexpected error occurred' }
+}
+
+/** Wraps event data in a CloudEvents 1.0 envelope. */
+export function envelope(source: string, type: string, now: number, subject: string | undefined, data: DecisionEventData): AuditEvent {
+  const event: { -readonly [K in keyof AuditEvent]: AuditEvent[K] } = {
+    specversion: '1.0',
+    id: globalThis.crypto.randomUUID(),
+    source,
+    type,
+    time: new Date(now).toISOString(),
+    datacontenttype: 'application/json',
+    data,
+  }
+  if (subject !== undefined) event.subject = subject
+  return event
+}
+
+/** SHA-256 hex of a string. */
+export function hashText(text: string): string {
+  return platform.sha256Hex(text)
+}
+
+// enforced filters repeat (one per tenant and role), so their hashes are kept; bounded, cleared when full
+const filterHashes = new Map<string, string>()
+
+/** SHA-256 hex of a canonical filter string, memoised. */
+export function hashFilter(canonical: string): string {
+  let hash = filterHashes.get(canonical)
+  if (hash === undefined) {
+    if (filterHashes.size >= 4096) filterHashes.clear()
+    hash = platform.sha256Hex(canonical)
+    filterHashes.set(canonical, hash)
+  }
+  return hash
+}
+
+/** SHA-256 hex of ids in order, newline-separated (ids cannot contain control characters). */
+export function hashIds(ids: readonly string[]): string {
+  return hashText(ids.join('\n'))
+}

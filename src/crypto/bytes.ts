@@ -1,0 +1,39 @@
+// byte framing shared by envelopes, key derivation, blind indexes and record MACs: every component length-prefixed
+
+/**
+ * Concatenates the parts, each preceded by its length as a 4-byte big-endian integer, so that no two different
+ * lists of parts frame to the same bytes (the ambiguity of `"{tenant}-{path}"` style labels).
+ *
+ * @example
+ * ```ts
+ * framed([utf8('ab'), utf8('c')]) // 00000002 6162 00000001 63 — not the framing of ['a', 'bc']
+ * ```
+ */
+export function framed(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0
+  for (const part of parts) length += 4 + part.length
+  const out = new Uint8Array(length)
+  const view = new DataView(out.buffer)
+  let offset = 0
+  for (const part of parts) {
+    view.setUint32(offset, part.length)
+    out.set(part, offset + 4)
+    offset += 4 + part.length
+  }
+  return out
+}
+
+/**
+ * Whether a string has no lone surrogate (UTF-8 would map such strings onto others, breaking injectivity).
+ *
+ * @example
+ * ```ts
+ * isWellFormed('a\uD800') // false
+ * ```
+ */
+export function isWellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed()
+}
+
+/** Strings that name keys: short, printable, no `.` (the separator of MAC and blind-index strings). */
+export const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/

@@ -1,0 +1,157 @@
+// envelope format v1: a self-describing, place-bound ciphertext of one metadata field, stored as a string
+
+import type { Platform } from '../platform/index.js'
+import { framed } from './bytes.js'
+import { SUITES, type SuiteName, suiteById, TAG_LENGTH } from './suites.js'
+
+/** Every envelope string starts with this; base64url never contains `.`, so the prefix cannot occur by accident. */
+export const ENVELOPE_PREFIX = 'vwe1.'
+
+/** Format version byte of this layout. */
+export const ENVELOPE_VERSION = 0x01
+
+/** Length of the per-writer salt bound into the field-encryption subkey (18: bytes 0..20 fill 28 base64 chars). */
+export const SALT_LENGTH = 18
+
+/** Characters of an envelope string (after the prefix) that encode version, suite, scope kind and salt exactly. */
+export const ENVELOPE_KEY_CHARS = 28
+
+/** Scope-kind byte: which scope value the field-encryption subkey was derived for. */
+export const SCOPE_KIND_BYTE = { collection: 0x01, tenant: 0x02 } as const
+
+const AAD_LABEL = 'vectorwarden/envelope/v1'
+
+/** The parsed header of an envelope and its sealed part (ciphertext ‖ tag). */
+export interface ParsedEnvelope {
+  readonly suite: SuiteName
+  readonly scopeKind: 'collection' | 'tenant'
+  readonly keyId: string
+  readonly salt: Uint8Array
+  readonly nonce: Uint8Array
+  /** Bytes 0 .. end of nonce: what the AAD binds as the header. */
+  readonly header: Uint8Array
+  readonly sealed: Uint8Array
+}
+
+/** Why an envelope string could not be parsed; never says anything about its content. */
+export type EnvelopeProblem = 'envelope_malformed' | 'envelope_version' | 'envelope_suite'
+
+/**
+ * Writes the header: version, suite, scope kind, salt, key id length, key id, nonce.
+ *
+ * @example
+ * ```ts
+ * const header = envelopeHeader('aes-256-gcm', 'tenant', 'k1', salt, nonce)
+ * ```
+ */
+export function envelopeHeader(suite: SuiteName, scopeKind: 'collection' | 'tenant', keyId: string, salt: Uint8Array, nonce: Uint8Array): Uint8Array {
+  const header = new Uint8Array(4 + SALT_LENGTH + keyId.length + nonce.length)
+  header[0] = ENVELOPE_VERSION
+  header[1] = SUITES[suite].id
+  header[2] = SCOPE_KIND_BYTE[scopeKind]
+  header.set(salt, 3)
+  header[3 + SALT_LENGTH] = keyId.length
+  // key ids are ASCII (KEY_ID_PATTERN), one byte per character
+  for (let i = 0; i < keyId.length; i++) header[4 + SALT_LENGTH + i] = keyId.charCodeAt(i)
+  header.set(nonce, 4 + SALT_LENGTH + keyId.length)
+  return header
+}
+
+/**
+ * Parses the binary form of an envelope (after base64url decoding); a problem code when it is not a v1 envelope.
+ *
+ * @example
+ * ```ts
+ * const parsed = parseEnvelope(bytes)
+ * if (typeof parsed === 'string') fail(parsed)
+ * ```
+ */
+export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope | EnvelopeProblem {
+  if (bytes.length < 4 + SALT_LENGTH) return 'envelope_malformed'
+  if (bytes[0] !== ENVELOPE_VERSION) return 'envelope_version'
+  const suite = suiteById(bytes[1] as number)
+  if (suite === undefined) return 'envelope_suite'
+  const scopeByte = bytes[2]
+  const scopeKind = scopeByte === SCOPE_KIND_BYTE.collection ? 'collection' : scopeByte === SCOPE_KIND_BYTE.tenant ? 'tenant' : undefined
+  if (scopeKind === undefined) return 'envelope_malformed'
+  const keyIdStart = 4 + SALT_LENGTH
+  const keyIdLength = bytes[keyIdStart - 1] as number
+  if (keyIdLength < 1 || keyIdLength > 64) return 'envelope_malformed'
+  const nonceLength = SUITES[suite].nonceLength
+  const headerLength = keyIdStart + keyIdLength + nonceLength
+  if (bytes.length < headerLength + TAG_LENGTH) return 'envelope_malformed'
+  let keyId = ''
+  for (let i = keyIdStart; i < keyIdStart + keyIdLength; i++) {
+    const code = bytes[i] as number
+    // A-Z a-z 0-9 _ -
+    const ok = (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || code === 0x5f || code === 0x2d
+    if (!ok) return 'envelope_malformed'
+    keyId += String.fromCharCode(code)
+  }
+  return {
+    suite,
+    scopeKind,
+    keyId,
+    salt: bytes.subarray(3, 3 + SALT_LENGTH),
+    nonce: bytes.subarray(keyIdStart + keyIdLength, headerLength),
+    header: bytes.subarray(0, headerLength),
+    sealed: bytes.subarray(headerLength),
+  }
+}
+
+/**
+ * The AAD up to the field: frame(label) ‖ frame(tenant) ‖ frame(collection) ‖ frame(record id), every frame a
+ * 4-byte big-endian length and the bytes; computed once per record. `tenant` is empty when the record has none.
+ *
+ * @example
+ * ```ts
+ * const place = envelopePlace(platform, 'acme', 'docs', 'doc-1')
+ * ```
+ */
+export function envelopePlace(platform: Platform, tenant: string, collection: string, recordId: string): Uint8Array {
+  let byCollection = placePrefixes.get(platform)
+  if (byCollection === undefined) {
+    byCollection = new Map()
+    placePrefixes.set(platform, byCollection)
+  }
+  const prefixKey = `${tenant}\u0000${collection}`
+  let prefix = byCollection.get(prefixKey)
+  if (prefix === undefined) {
+    prefix = framed([platform.utf8Encode(AAD_LABEL), platform.utf8Encode(tenant), platform.utf8Encode(collection)])
+    if (byCollection.size >= 1024) byCollection.clear()
+    byCollection.set(prefixKey, prefix)
+  }
+  const id = platform.utf8Encode(recordId)
+  const place = new Uint8Array(prefix.length + 4 + id.length)
+  place.set(prefix, 0)
+  writeLength(place, prefix.length, id.length)
+  place.set(id, prefix.length + 4)
+  return place
+}
+
+const placePrefixes = new WeakMap<Platform, Map<string, Uint8Array>>()
+
+function writeLength(target: Uint8Array, offset: number, length: number): void {
+  target[offset] = length >>> 24
+  target[offset + 1] = (length >>> 16) & 0xff
+  target[offset + 2] = (length >>> 8) & 0xff
+  target[offset + 3] = length & 0xff
+}
+
+/**
+ * The AAD of one envelope: `place` ({@link envelopePlace}) ‖ `field` (`framed([utf8(field path)])`) ‖
+ * frame(header). The header carries version, suite, scope kind, salt, key id and nonce, so all of them are bound.
+ *
+ * @example
+ * ```ts
+ * const aad = envelopeAad(header, place, framed([platform.utf8Encode('email')]))
+ * ```
+ */
+export function envelopeAad(header: Uint8Array, place: Uint8Array, field: Uint8Array): Uint8Array {
+  const aad = new Uint8Array(place.length + field.length + 4 + header.length)
+  aad.set(place, 0)
+  aad.set(field, place.length)
+  writeLength(aad, place.length + field.length, header.length)
+  aad.set(header, place.length + field.length + 4)
+  return aad
+}

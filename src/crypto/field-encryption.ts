@@ -1,0 +1,621 @@
+// the field protector: encrypts configured metadata fields, keeps blind indexes and record MACs, undoes it on read
+
+import { z } from 'zod'
+import { ConfigError, InputError, IntegrityError } from '../errors.js'
+import { type Platform, platform as defaultPlatform } from '../platform/index.js'
+import type { FilterNode, FilterScalar } from '../spec/filter.js'
+import type { FieldSet } from '../spec/policy.js'
+import type { FieldProtector, PlainRecord, ProtectionContext, UnprotectedRecord, UnprotectResult } from '../spec/protection.js'
+import type { FetchedRecord, JsonValue, Metadata, MetadataValue } from '../spec/records.js'
+import { BLIND_INDEX_PREFIX, blindIndexer, DEFAULT_BLIND_INDEX_BITS, indexedScalars } from './blind-index.js'
+import { framed, isWellFormed } from './bytes.js'
+import { ENVELOPE_KEY_CHARS, ENVELOPE_PREFIX, envelopeAad, envelopeHeader, envelopePlace, parseEnvelope, SALT_LENGTH } from './envelope.js'
+import { type KeyScope, Keyring } from './keyring.js'
+import { fieldsToken as encodeFieldsToken, parseRecordMac, RECORD_MAC_FIELD, RECORD_MAC_PREFIX, recordMacInput } from './record-mac.js'
+import { SUITES, type SuiteName } from './suites.js'
+
+/** Where an envelope belongs: what its AAD binds besides its own header. */
+export interface EnvelopePlace {
+  readonly collection: string
+  /** The tenant of the record; absent or empty when it has none. */
+  readonly tenant?: string
+  readonly recordId: string
+  /** The field path (the metadata field name). */
+  readonly field: string
+}
+
+/** Prefix of every field name the protector reserves for itself. */
+export const RESERVED_PREFIX = '_vw_'
+
+/** How fields the caller may not decrypt are returned: left out, or replaced by a marker value. */
+export type RedactionMode = 'omit' | { readonly marker: JsonValue }
+
+/** Field encryption of one collection. */
+export interface CollectionEncryptionConfig {
+  /** Metadata fields stored encrypted; they may hold any JSON value. */
+  readonly encrypt: readonly string[]
+  /** Encrypted fields that `$eq` / `$in` filters may use, with the token size in bits (8..64, default 32). */
+  readonly blindIndex?: readonly string[] | { readonly [field: string]: { readonly bits?: number } }
+  /** Fields that stay in clear but are covered by the record MAC: the tenant and ACL fields. */
+  readonly sign?: readonly string[]
+  /** `tenant` (default): subkeys per tenant, so tenants can be shredded; `collection`: one set per collection. */
+  readonly keyScope?: 'tenant' | 'collection'
+  /** Where a record's tenant is read when the context has none (operators re-encrypting across tenants). */
+  readonly tenantField?: string
+  readonly suite?: SuiteName
+  readonly redaction?: RedactionMode
+}
+
+/** Options of {@link fieldEncryption}. */
+export interface FieldEncryptionConfig {
+  readonly keyring: Keyring
+  /** Collections with protected fields; others pass through untouched. */
+  readonly collections: { readonly [collection: string]: CollectionEncryptionConfig }
+  /** Suite of new envelopes; default `aes-256-gcm` (see docs/encryption.md for why). Reading accepts every suite. */
+  readonly suite?: SuiteName
+  /** Default `omit`. */
+  readonly redaction?: RedactionMode
+  /** Runtime primitives; tests pass the portable one to prove both produce and read the same bytes. */
+  readonly platform?: Platform
+  /** Encryptions under one writer salt before a fresh salt (and so a fresh subkey) is drawn; default 2^24. */
+  readonly encryptionsPerSalt?: number
+}
+
+interface Resolved {
+  readonly name: string
+  readonly encrypt: ReadonlySet<string>
+  readonly indexes: ReadonlyMap<string, { readonly bits: number; readonly field: string }>
+  readonly sign: readonly string[]
+  readonly scope: 'tenant' | 'collection'
+  readonly tenantField: string | undefined
+  readonly suite: SuiteName
+  readonly redaction: RedactionMode
+  readonly reserved: readonly string[]
+  /** Fields a new MAC covers, sorted, and their token. */
+  readonly covered: readonly string[]
+  readonly coveredToken: string
+}
+
+const fieldName = z.string().min(1).max(512).refine((name) => !name.startsWith(RESERVED_PREFIX), { message: `must not start with ${RESERVED_PREFIX}` })
+const suiteSchema = z.enum(['aes-256-gcm', 'xchacha20-poly1305'])
+const redactionSchema = z.union([z.literal('omit'), z.object({ marker: z.custom<JsonValue>((value) => isJson(value, 0)) }).strict()])
+const collectionSchema = z
+  .object({
+    encrypt: z.array(fieldName).min(1),
+    blindIndex: z.union([z.array(fieldName), z.record(fieldName, z.object({ bits: z.number().int().min(8).max(64).optional() }).strict())]).optional(),
+    sign: z.array(fieldName).optional(),
+    keyScope: z.enum(['tenant', 'collection']).optional(),
+    tenantField: fieldName.optional(),
+    suite: suiteSchema.optional(),
+    redaction: redactionSchema.optional(),
+  })
+  .strict()
+const configSchema = z
+  .object({
+    keyring: z.instanceof(Keyring, { message: 'keyring must be a Keyring' }),
+    collections: z.record(z.string().min(1), collectionSchema),
+    suite: suiteSchema.optional(),
+    redaction: redactionSchema.optional(),
+    platform: z.custom<Platform>((value) => typeof value === 'object' && value !== null && 'aeadSeal' in value).optional(),
+    encryptionsPerSalt: z.number().int().min(1).max(2 ** 32).optional(),
+  })
+  .strict()
+
+/** Whether a value is JSON that survives a round trip with its type (finite numbers, plain objects, no cycles). */
+function isJson(value: unknown, depth: number): value is JsonValue {
+  if (depth > 64) return false
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true
+  if (typeof value === 'number') return Number.isFinite(value)
+  if (Array.isArray(value)) return value.every((element) => isJson(element, depth + 1))
+  if (typeof value !== 'object') return false
+  const prototype = Object.getPrototypeOf(value)
+  if (prototype !== Object.prototype && prototype !== null) return false
+  for (const key of Object.keys(value)) if (!isJson((value as Record<string, unknown>)[key], depth + 1)) return false
+  return true
+}
+
+function isMetadataValue(value: unknown): value is MetadataValue {
+  if (typeof value === 'string' || typeof value === 'boolean') return true
+  if (typeof value === 'number') return Number.isFinite(value)
+  return Array.isArray(value) && value.every((element) => typeof element === 'string')
+}
+
+function resolveCollection(name: string, config: z.infer<typeof collectionSchema>, defaults: { suite: SuiteName; redaction: RedactionMode }, platform: Platform): Resolved {
+  const encrypt = new Set(config.encrypt)
+  const indexes = new Map<string, { bits: number; field: string }>()
+  const blindIndex = config.blindIndex ?? []
+  const entries: [string, number | undefined][] = Array.isArray(blindIndex) ? blindIndex.map((field) => [field, undefined]) : Object.entries(blindIndex).map(([field, options]) => [field, options.bits])
+  for (const [field, bits] of entries) {
+    if (!encrypt.has(field)) throw new ConfigError(`collection ${name}: blind-indexed field ${field} is not encrypted`, { reason: 'blind_index_field' })
+    indexes.set(field, { bits: bits ?? DEFAULT_BLIND_INDEX_BITS, field: `${BLIND_INDEX_PREFIX}${field}` })
+  }
+  const sign = [...new Set(config.sign ?? [])]
+  for (const field of sign) {
+    if (encrypt.has(field)) throw new ConfigError(`collection ${name}: field ${field} is both encrypted and signed in clear`, { reason: 'sign_field' })
+  }
+  if (config.tenantField !== undefined && encrypt.has(config.tenantField)) throw new ConfigError(`collection ${name}: the tenant field cannot be encrypted`, { reason: 'tenant_field' })
+  const reserved = [RECORD_MAC_FIELD, ...[...indexes.values()].map((index) => index.field)]
+  const covered = [...new Set([...sign, ...encrypt, ...[...indexes.values()].map((index) => index.field)])].sort()
+  return {
+    name,
+    encrypt,
+    indexes,
+    sign,
+    scope: config.keyScope ?? 'tenant',
+    tenantField: config.tenantField,
+    suite: config.suite ?? defaults.suite,
+    redaction: (config.redaction as RedactionMode | undefined) ?? defaults.redaction,
+    reserved,
+    covered,
+    coveredToken: encodeFieldsToken(platform, covered),
+  }
+}
+
+/** Random bytes drawn in blocks: one CSPRNG call per 4 KiB instead of one per nonce. */
+class RandomPool {
+  #pool: Uint8Array = new Uint8Array(0)
+  #offset = 0
+  constructor(private readonly platform: Platform) {}
+  take(length: number): Uint8Array {
+    if (this.#offset + length > this.#pool.length) {
+      this.#pool = this.platform.randomBytes(4096)
+      this.#offset = 0
+    }
+    const out = this.#pool.slice(this.#offset, this.#offset + length)
+    this.#pool.fill(0, this.#offset, this.#offset + length)
+    this.#offset += length
+    return out
+  }
+}
+
+const ENCODED_FIELD_CACHE_LIMIT = 4096
+
+/**
+ * The field protector behind {@link fieldEncryption}. Use the factory; the class is exported for `instanceof`
+ * and for {@link reencryptCollection}.
+ *
+ * @example
+ * ```ts
+ * const protector = fieldEncryption({ keyring, collections: { docs: { encrypt: ['email'] } } })
+ * protector instanceof FieldEncryption // true
+ * ```
+ */
+export class FieldEncryption implements FieldProtector {
+  readonly keyring: Keyring
+  readonly #collections: ReadonlyMap<string, Resolved>
+  readonly #platform: Platform
+  readonly #random: RandomPool
+  readonly #encryptionsPerSalt: number
+  #salt: Uint8Array
+  #saltUses = 0
+  readonly #fieldFrames = new Map<string, Uint8Array>()
+  readonly #macFieldLists = new Map<string, { readonly fields: readonly string[]; readonly fieldSet: ReadonlySet<string> }>()
+  /** Field-encryption subkeys by scope value + envelope head (scope kind, salt) + key id; cleared on key changes. */
+  readonly #subkeys = new Map<string, Uint8Array>()
+  #subkeysRevision = -1
+  /** The current write subkey of each scope under the current salt. */
+  readonly #writeKeys = new Map<string, { readonly keyId: string; readonly key: Uint8Array }>()
+  #writeKeysRevision = -1
+
+  constructor(config: FieldEncryptionConfig) {
+    const parsed = configSchema.safeParse(config)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      throw new ConfigError(`field encryption: ${issue?.path.join('.') || 'config'}: ${issue?.message ?? 'invalid'}`, { reason: 'encryption_config' })
+    }
+    this.keyring = config.keyring
+    this.#platform = config.platform ?? defaultPlatform
+    this.#random = new RandomPool(this.#platform)
+    this.#encryptionsPerSalt = config.encryptionsPerSalt ?? 2 ** 24
+    this.#salt = this.#random.take(SALT_LENGTH)
+    const defaults = { suite: config.suite ?? 'aes-256-gcm', redaction: config.redaction ?? 'omit' } as const
+    const collections = new Map<string, Resolved>()
+    for (const [name, collection] of Object.entries(parsed.data.collections)) {
+      collections.set(name, resolveCollection(name, collection, defaults, this.#platform))
+    }
+    this.#collections = collections
+  }
+
+  covers(collection: string): boolean {
+    return this.#collections.has(collection)
+  }
+
+  reservedFields(collection: string): readonly string[] {
+    return this.#collections.get(collection)?.reserved ?? []
+  }
+
+  protectedFields(collection: string): readonly string[] {
+    const resolved = this.#collections.get(collection)
+    return resolved === undefined ? [] : [...resolved.encrypt]
+  }
+
+  /** A collection's key scope and tenant field, or `undefined` when the collection is not configured. */
+  collectionScope(collection: string): { readonly keyScope: 'tenant' | 'collection'; readonly tenantField?: string } | undefined {
+    const resolved = this.#collections.get(collection)
+    if (resolved === undefined) return undefined
+    return resolved.tenantField === undefined ? { keyScope: resolved.scope } : { keyScope: resolved.scope, tenantField: resolved.tenantField }
+  }
+
+  /** Blind-indexed fields of a collection and their reserved index fields. */
+  indexedFields(collection: string): ReadonlyMap<string, string> {
+    const resolved = this.#collections.get(collection)
+    return new Map([...(resolved?.indexes ?? new Map())].map(([field, index]) => [field, index.field]))
+  }
+
+  async protect(records: readonly PlainRecord[], context: ProtectionContext): Promise<readonly { id: string; vector: Float32Array | readonly number[]; metadata?: Metadata }[]> {
+    if (!Array.isArray(records)) throw new TypeError('protect needs an array of records')
+    const resolved = this.#collections.get(context.collection)
+    if (resolved === undefined) return records.map((record) => ({ id: record.id, vector: record.vector, ...(record.metadata ? { metadata: record.metadata as Metadata } : {}) }))
+    return records.map((record, index) => this.#protectRecord(resolved, record, context, `records[${index}]`))
+  }
+
+  #protectRecord(resolved: Resolved, record: PlainRecord, context: ProtectionContext, path: string): { id: string; vector: Float32Array | readonly number[]; metadata: Metadata } {
+    if (typeof record !== 'object' || record === null || typeof record.id !== 'string') throw new TypeError('a record needs a string id')
+    if (!isWellFormed(record.id)) throw new InputError('the record id is not well-formed Unicode', { path: `${path}.id`, reason: 'record_id' })
+    const input = record.metadata ?? {}
+    const tenant = this.#tenantOf(resolved, context, input as Metadata)
+    if (resolved.scope === 'tenant' && tenant === undefined) throw new InputError('a tenant-scoped collection needs the tenant of the record', { path: `${path}.metadata`, reason: 'tenant_required' })
+    const scope = this.#scope(resolved, context.collection, tenant)
+    const place = envelopePlace(this.#platform, tenant ?? '', context.collection, record.id)
+    const metadata: Record<string, MetadataValue> = {}
+    for (const field of Object.keys(input)) {
+      const value = input[field]
+      const fieldPath = `${path}.metadata.${field}`
+      if (field.startsWith(RESERVED_PREFIX)) throw new InputError(`field ${field} is reserved`, { path: fieldPath, reason: 'reserved_field' })
+      if (value === undefined) continue
+      if (resolved.encrypt.has(field)) {
+        if (!isJson(value, 0)) throw new InputError('an encrypted field must hold JSON (finite numbers, plain objects)', { path: fieldPath, reason: 'metadata_type' })
+        metadata[field] = this.#encrypt(resolved, scope, place, field, value)
+        const index = resolved.indexes.get(field)
+        if (index !== undefined) {
+          const tokenOf = this.#indexer(resolved, scope, undefined, field, index.bits)
+          const tokens = indexedScalars(value).map(tokenOf)
+          if (tokens.length > 0) metadata[index.field] = Array.isArray(value) ? tokens : (tokens[0] as string)
+        }
+      } else {
+        if (!isMetadataValue(value)) throw new InputError('a clear field must hold a string, finite number, boolean or list of strings', { path: fieldPath, reason: 'metadata_type' })
+        if (typeof value === 'string' && (value.startsWith(ENVELOPE_PREFIX) || value.startsWith(RECORD_MAC_PREFIX))) {
+          throw new InputError('a clear field cannot hold a value that looks like an envelope', { path: fieldPath, reason: 'envelope_lookalike' })
+        }
+        metadata[field] = value
+      }
+    }
+    metadata[RECORD_MAC_FIELD] = this.#mac(scope, tenant, context.collection, record.id, resolved.covered, resolved.coveredToken, metadata)
+    return { id: record.id, vector: record.vector, metadata }
+  }
+
+  rewriteFilter(filter: FilterNode, context: ProtectionContext): FilterNode {
+    const resolved = this.#collections.get(context.collection)
+    if (resolved === undefined) return filter
+    const reserved = new Set(resolved.reserved)
+    let scope: KeyScope | undefined
+    let keyIds: readonly string[] | undefined
+    const tokensFor = (field: string, values: readonly FilterScalar[], path: string): string[] => {
+      const index = resolved.indexes.get(field)
+      if (index === undefined) throw new InputError(`field ${field} is encrypted without a blind index: it cannot be filtered on`, { path, reason: 'encrypted_field_not_indexed' })
+      if (scope === undefined) {
+        const tenant = context.tenant
+        if (resolved.scope === 'tenant' && tenant === undefined) throw new InputError('filtering on an encrypted field of a tenant-scoped collection needs a tenant', { path, reason: 'tenant_required' })
+        scope = this.#scope(resolved, context.collection, tenant)
+        keyIds = this.keyring.readableKeyIds(scope)
+      }
+      const tokens: string[] = []
+      for (const keyId of keyIds ?? []) {
+        const tokenOf = this.#indexer(resolved, scope, keyId, field, index.bits)
+        for (const value of values) {
+          const token = tokenOf(value)
+          if (!tokens.includes(token)) tokens.push(token)
+        }
+      }
+      return tokens
+    }
+    const walk = (node: FilterNode, path: string): FilterNode => {
+      switch (node.kind) {
+        case 'and':
+        case 'or':
+          return { kind: node.kind, children: node.children.map((child, i) => walk(child, `${path}.$${node.kind}[${i}]`)) }
+        case 'all':
+        case 'none':
+          return node
+        default: {
+          const field = node.field
+          const fieldPath = `${path}.${field}`
+          if (field.startsWith(RESERVED_PREFIX) || reserved.has(field)) throw new InputError(`field ${field} is reserved`, { path: fieldPath, reason: 'reserved_field' })
+          if (!resolved.encrypt.has(field)) return node
+          if (node.kind === 'exists') return node
+          const index = resolved.indexes.get(field)
+          if (node.kind === 'cmp' && node.op === '$eq') return { kind: 'in', field: index?.field ?? field, op: '$in', values: tokensFor(field, [node.value], `${fieldPath}.$eq`) }
+          if (node.kind === 'in' && node.op === '$in') return { kind: 'in', field: index?.field ?? field, op: '$in', values: tokensFor(field, node.values, `${fieldPath}.$in`) }
+          throw new InputError(`operator ${node.op} cannot be used on encrypted field ${field}; only $eq, $in and $exists can`, {
+            path: `${fieldPath}.${node.op}`,
+            reason: 'encrypted_field_operator',
+          })
+        }
+      }
+    }
+    return walk(filter, 'filter')
+  }
+
+  async unprotect(records: readonly FetchedRecord[], context: ProtectionContext & { readonly decryptable: FieldSet; readonly includeVectors: boolean }): Promise<UnprotectResult> {
+    if (!Array.isArray(records)) throw new TypeError('unprotect needs an array of records')
+    const resolved = this.#collections.get(context.collection)
+    const out: UnprotectedRecord[] = []
+    const failures: { id: string; reason: string }[] = []
+    const keys = new Set<string>()
+    for (const record of records) {
+      const result = this.#unprotectRecord(resolved, record, context, context.decryptable, keys)
+      if (typeof result === 'string') failures.push({ id: record.id, reason: result })
+      else out.push(result)
+    }
+    return { records: out, failures, keys: [...keys] }
+  }
+
+  /**
+   * Encrypts one value for one place (collection, tenant, record id, field) with the collection's suite and key
+   * scope: the envelope `protect` would store, without the blind index and the record MAC.
+   *
+   * @example
+   * ```ts
+   * const envelope = protector.encryptValue({ a: 1 }, { collection: 'docs', tenant: 'acme', recordId: 'doc-1', field: 'body' })
+   * ```
+   */
+  encryptValue(value: JsonValue, place: EnvelopePlace): string {
+    const resolved = this.#collections.get(place.collection)
+    if (resolved === undefined) throw new TypeError('encryptValue needs a configured collection')
+    if (!isJson(value, 0)) throw new InputError('the value must be JSON (finite numbers, plain objects)', { path: place.field, reason: 'metadata_type' })
+    const tenant = place.tenant === '' ? undefined : place.tenant
+    if (resolved.scope === 'tenant' && tenant === undefined) throw new InputError('a tenant-scoped collection needs a tenant', { path: place.field, reason: 'tenant_required' })
+    const scope = this.#scope(resolved, place.collection, tenant)
+    return this.#encrypt(resolved, scope, envelopePlace(this.#platform, tenant ?? '', place.collection, place.recordId), place.field, value)
+  }
+
+  /**
+   * Decrypts one envelope bound to one place. Needs only the envelope, the keyring and the place, never today's
+   * configuration. Throws `IntegrityError` (reason `envelope_malformed`, `envelope_authentication_failed`,
+   * `unknown_key`, `tenant_shredded`, ...) when it does not verify there.
+   *
+   * @example
+   * ```ts
+   * protector.decryptValue(envelope, { collection: 'docs', tenant: 'acme', recordId: 'doc-1', field: 'body' }) // { a: 1 }
+   * ```
+   */
+  decryptValue(envelope: string, place: EnvelopePlace): JsonValue {
+    if (typeof envelope !== 'string') throw new TypeError('decryptValue needs an envelope string')
+    if (!envelope.startsWith(ENVELOPE_PREFIX)) throw new IntegrityError('not an envelope', { reason: 'envelope_malformed' })
+    const tenant = place.tenant === '' ? undefined : place.tenant
+    const result = this.#decrypt(envelope, envelopePlace(this.#platform, tenant ?? '', place.collection, place.recordId), place.field, place.collection, tenant, new Set())
+    if (typeof result === 'string') throw new IntegrityError('the envelope does not verify at this place', { reason: result })
+    return result.value
+  }
+
+  /** Unprotects one record; a failure reason instead when any check fails. Used by re-encryption too. */
+  unprotectRecord(record: FetchedRecord, context: ProtectionContext, decryptable: FieldSet, keys: Set<string>): UnprotectedRecord | string {
+    return this.#unprotectRecord(this.#collections.get(context.collection), record, context, decryptable, keys)
+  }
+
+  /** Whether a stored record is already all under the primary keys and today's configuration. */
+  isCurrent(record: FetchedRecord, context: ProtectionContext): boolean {
+    const resolved = this.#collections.get(context.collection)
+    const metadata = record.metadata
+    if (resolved === undefined || metadata === undefined) return true
+    const tenant = this.#tenantOf(resolved, context, metadata)
+    let scope: KeyScope
+    let primary: string
+    try {
+      scope = this.#scope(resolved, context.collection, tenant)
+      primary = this.keyring.primaryKeyId(scope)
+    } catch {
+      return false
+    }
+    const mac = parseRecordMac(this.#platform, metadata[RECORD_MAC_FIELD], this.#macFieldLists)
+    if (mac === undefined || mac.keyId !== primary || mac.scopeKind !== resolved.scope || mac.fieldsToken !== resolved.coveredToken) return false
+    for (const field of resolved.encrypt) {
+      const value = metadata[field]
+      if (value === undefined) continue
+      if (typeof value !== 'string' || !value.startsWith(ENVELOPE_PREFIX)) return false
+      let parsed: ReturnType<typeof parseEnvelope>
+      try {
+        parsed = parseEnvelope(this.#platform.base64urlDecode(value.slice(ENVELOPE_PREFIX.length)))
+      } catch {
+        return false
+      }
+      if (typeof parsed === 'string' || parsed.keyId !== primary || parsed.suite !== resolved.suite || parsed.scopeKind !== resolved.scope) return false
+      const index = resolved.indexes.get(field)
+      const tokens = index === undefined ? undefined : metadata[index.field]
+      if (index !== undefined && tokens !== undefined && !(Array.isArray(tokens) ? tokens : [tokens]).every((token) => typeof token === 'string' && token.startsWith(`${primary}.`))) return false
+    }
+    return true
+  }
+
+  #unprotectRecord(resolved: Resolved | undefined, record: FetchedRecord, context: ProtectionContext, decryptable: FieldSet, keys: Set<string>): UnprotectedRecord | string {
+    const metadata = record.metadata
+    if (resolved === undefined || metadata === undefined) return record as UnprotectedRecord
+    const tenant = this.#tenantOf(resolved, context, metadata)
+    const mac = parseRecordMac(this.#platform, metadata[RECORD_MAC_FIELD], this.#macFieldLists)
+    if (mac === undefined) return metadata[RECORD_MAC_FIELD] === undefined ? 'record_mac_missing' : 'record_mac_malformed'
+    try {
+      const macScope = this.#scopeOfKind(mac.scopeKind, context.collection, tenant)
+      const expected = this.#macTag(macScope, tenant, context.collection, record.id, mac.fields, mac.fieldsToken, metadata, mac.keyId).tag
+      if (!this.#platform.timingSafeEqual(expected, this.#platform.base64urlDecode(mac.tag))) return 'record_mac_mismatch'
+    } catch (error) {
+      return IntegrityError.isInstance(error) ? error.reason : 'record_mac_mismatch'
+    }
+    keys.add(mac.keyId)
+    const covered = mac.fieldSet
+    let place: Uint8Array | undefined
+    const out: Record<string, JsonValue> = {}
+    for (const field of Object.keys(metadata)) {
+      const value = metadata[field] as MetadataValue
+      if (field.startsWith(RESERVED_PREFIX)) continue
+      const isEnvelope = typeof value === 'string' && value.startsWith(ENVELOPE_PREFIX)
+      if (!isEnvelope) {
+        // a field today's configuration encrypts must not come back in clear: the store cannot inject plaintext
+        if (resolved.encrypt.has(field)) return 'field_not_encrypted'
+        out[field] = value
+        continue
+      }
+      if (!covered.has(field)) return 'envelope_not_signed'
+      if (decryptable !== '*' && !decryptable.includes(field)) {
+        if (resolved.redaction !== 'omit') out[field] = resolved.redaction.marker
+        continue
+      }
+      place ??= envelopePlace(this.#platform, tenant ?? '', context.collection, record.id)
+      const plain = this.#decrypt(value as string, place, field, context.collection, tenant, keys)
+      if (typeof plain === 'string') return plain
+      out[field] = plain.value
+    }
+    return { id: record.id, ...(record.vector !== undefined ? { vector: record.vector } : {}), metadata: out }
+  }
+
+  #tenantOf(resolved: Resolved, context: ProtectionContext, metadata: { readonly [field: string]: unknown }): string | undefined {
+    if (context.tenant !== undefined && context.tenant !== '') return context.tenant
+    if (resolved.tenantField === undefined) return undefined
+    const value = metadata[resolved.tenantField]
+    return typeof value === 'string' && value !== '' ? value : undefined
+  }
+
+  #scope(resolved: Resolved, collection: string, tenant: string | undefined): KeyScope {
+    return this.#scopeOfKind(resolved.scope, collection, tenant)
+  }
+
+  #scopeOfKind(kind: 'collection' | 'tenant', collection: string, tenant: string | undefined): KeyScope {
+    if (kind === 'collection') return { kind: 'collection', collection }
+    if (tenant === undefined) throw new IntegrityError('the record has no tenant to derive its key from', { reason: 'tenant_unknown' })
+    return { kind: 'tenant', tenant }
+  }
+
+  #fieldFrame(field: string): Uint8Array {
+    let frame = this.#fieldFrames.get(field)
+    if (frame === undefined) {
+      frame = framed([this.#platform.utf8Encode(field)])
+      if (this.#fieldFrames.size >= ENCODED_FIELD_CACHE_LIMIT) this.#fieldFrames.clear()
+      this.#fieldFrames.set(field, frame)
+    }
+    return frame
+  }
+
+  #encrypt(resolved: Resolved, scope: KeyScope, place: Uint8Array, field: string, value: JsonValue): string {
+    if (++this.#saltUses > this.#encryptionsPerSalt) {
+      // a fresh salt means a fresh subkey: no subkey ever sees more random nonces than this bound
+      this.#salt = this.#random.take(SALT_LENGTH)
+      this.#saltUses = 1
+      this.#writeKeys.clear()
+    }
+    if (this.#writeKeysRevision !== this.keyring.revision || this.#writeKeys.size >= 4096) {
+      this.#writeKeys.clear()
+      this.#writeKeysRevision = this.keyring.revision
+    }
+    const scopeKey = scope.kind === 'tenant' ? `t${scope.tenant}` : `c${scope.collection}`
+    let derived = this.#writeKeys.get(scopeKey)
+    if (derived === undefined) {
+      derived = this.keyring.deriveKey('field-encryption', scope, { salt: this.#salt })
+      this.#writeKeys.set(scopeKey, derived)
+    }
+    const { keyId, key } = derived
+    const nonce = this.#random.take(SUITES[resolved.suite].nonceLength)
+    const header = envelopeHeader(resolved.suite, scope.kind, keyId, this.#salt, nonce)
+    const aad = envelopeAad(header, place, this.#fieldFrame(field))
+    const sealed = this.#platform.aeadSeal(resolved.suite, key, nonce, this.#platform.utf8Encode(JSON.stringify(value)), aad)
+    const bytes = new Uint8Array(header.length + sealed.length)
+    bytes.set(header)
+    bytes.set(sealed, header.length)
+    return ENVELOPE_PREFIX + this.#platform.base64urlEncode(bytes)
+  }
+
+  #decrypt(text: string, place: Uint8Array, field: string, collection: string, tenant: string | undefined, keys: Set<string>): { value: JsonValue } | string {
+    let bytes: Uint8Array
+    try {
+      bytes = this.#platform.base64urlDecode(text.slice(ENVELOPE_PREFIX.length))
+    } catch {
+      return 'envelope_malformed'
+    }
+    const parsed = parseEnvelope(bytes)
+    if (typeof parsed === 'string') return parsed
+    if (parsed.scopeKind === 'tenant' && tenant === undefined) return 'tenant_unknown'
+    const scopeValue = parsed.scopeKind === 'tenant' ? tenant : collection
+    const cacheKey = `f${scopeValue}\u0000${text.slice(ENVELOPE_PREFIX.length, ENVELOPE_PREFIX.length + ENVELOPE_KEY_CHARS)}\u0000${parsed.keyId}`
+    let key = this.#cachedSubkey(cacheKey)
+    if (key === undefined) {
+      try {
+        key = this.keyring.deriveKey('field-encryption', this.#scopeOfKind(parsed.scopeKind, collection, tenant), { keyId: parsed.keyId, salt: parsed.salt }).key
+      } catch (error) {
+        return IntegrityError.isInstance(error) ? error.reason : 'unknown_key'
+      }
+      this.#subkeys.set(cacheKey, key)
+    }
+    const aad = envelopeAad(parsed.header, place, this.#fieldFrame(field))
+    const plaintext = this.#platform.aeadOpen(parsed.suite, key, parsed.nonce, parsed.sealed, aad)
+    if (plaintext === undefined) return 'envelope_authentication_failed'
+    keys.add(parsed.keyId)
+    try {
+      return { value: JSON.parse(this.#platform.utf8Decode(plaintext)) as JsonValue }
+    } catch {
+      return 'envelope_malformed'
+    }
+  }
+
+  #macKey(scope: KeyScope, keyId: string | undefined): { readonly keyId: string; readonly key: Uint8Array } {
+    if (keyId === undefined) return this.keyring.deriveKey('record-mac', scope)
+    const cacheKey = `m${scope.kind === 'tenant' ? `t${scope.tenant}` : `c${scope.collection}`}\u0000${keyId}`
+    const cached = this.#cachedSubkey(cacheKey)
+    if (cached !== undefined) return { keyId, key: cached }
+    const derived = this.keyring.deriveKey('record-mac', scope, { keyId })
+    this.#subkeys.set(cacheKey, derived.key)
+    return derived
+  }
+
+  #cachedSubkey(cacheKey: string): Uint8Array | undefined {
+    if (this.#subkeysRevision !== this.keyring.revision || this.#subkeys.size >= 4096) {
+      this.#subkeys.clear()
+      this.#subkeysRevision = this.keyring.revision
+    }
+    return this.#subkeys.get(cacheKey)
+  }
+
+  #indexer(resolved: Resolved, scope: KeyScope, keyId: string | undefined, field: string, bits: number): (value: FilterScalar) => string {
+    const derived = this.keyring.deriveKey('blind-index', scope, keyId === undefined ? {} : { keyId })
+    return blindIndexer(this.#platform, derived.key, derived.keyId, resolved.name, field, bits)
+  }
+
+  #macTag(
+    scope: KeyScope,
+    tenant: string | undefined,
+    collection: string,
+    recordId: string,
+    fields: readonly string[],
+    fieldsToken: string,
+    metadata: Metadata,
+    keyId: string | undefined,
+  ): { keyId: string; tag: Uint8Array } {
+    const derived = this.#macKey(scope, keyId)
+    const data = recordMacInput(this.#platform, scope.kind, derived.keyId, tenant ?? '', collection, recordId, fieldsToken, fields, metadata)
+    return { keyId: derived.keyId, tag: this.#platform.hmacSha256(derived.key, data) }
+  }
+
+  #mac(scope: KeyScope, tenant: string | undefined, collection: string, recordId: string, fields: readonly string[], fieldsToken: string, metadata: Metadata): string {
+    const { keyId, tag } = this.#macTag(scope, tenant, collection, recordId, fields, fieldsToken, metadata, undefined)
+    return `${RECORD_MAC_PREFIX}${scope.kind === 'tenant' ? 't' : 'c'}.${keyId}.${this.#platform.base64urlEncode(tag)}.${fieldsToken}`
+  }
+}
+
+/**
+ * Field-level encryption of metadata as a {@link FieldProtector} for `createWarden({ encryption })`: per-field
+ * envelopes bound to their place, blind indexes for `$eq`/`$in`, a record MAC over the tenant and ACL fields,
+ * redaction of fields the caller may not decrypt. Throws `ConfigError` on a bad configuration.
+ *
+ * @example
+ * ```ts
+ * const keyring = new Keyring({ keys: [{ id: 'k1', material: generateKey(), state: 'primary' }] })
+ * const encryption = fieldEncryption({
+ *   keyring,
+ *   collections: {
+ *     patients: { encrypt: ['name', 'diagnosis'], blindIndex: { name: { bits: 32 } }, sign: ['tenant', 'acl'], keyScope: 'tenant' },
+ *   },
+ * })
+ * const warden = createWarden({ adapter, authenticators, policy, encryption })
+ * ```
+ */
+export function fieldEncryption(config: FieldEncryptionConfig): FieldEncryption {
+  if (typeof config !== 'object' || config === null) throw new TypeError('fieldEncryption needs a configuration object')
+  return new FieldEncryption(config)
+}

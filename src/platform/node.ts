@@ -1,0 +1,113 @@
+// node:crypto and Buffer implementations of the platform primitives
+
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  hkdfSync,
+  randomFillSync,
+  timingSafeEqual as nodeTimingSafeEqual,
+} from 'node:crypto'
+import { hchacha } from '@noble/ciphers/chacha.js'
+import { AEAD_NONCE_LENGTH, type AeadAlgorithm, type Platform } from './types.js'
+
+const view = (data: Uint8Array): Buffer => (Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength))
+// a plain Uint8Array with its own ArrayBuffer: small Buffers share Node's 8 KiB pool, and callers may use `.buffer`
+const bytes = (data: Buffer): Uint8Array => new Uint8Array(data)
+
+/**
+ * Decodes strict base64url. Node's decoder skips characters outside the alphabet and stops at `=`, which always
+ * shortens the output, so a length check replaces a regular expression over the whole text; it also accepts the
+ * standard alphabet's `+` and `/`, which are refused explicitly.
+ */
+function base64urlDecode(text: string): Uint8Array {
+  if (typeof text !== 'string') throw new TypeError('not base64url')
+  const decoded = Buffer.from(text, 'base64url')
+  if (text.length % 4 === 1 || decoded.length !== Math.floor((text.length * 3) / 4) || text.includes('+') || text.includes('/')) {
+    throw new TypeError('not base64url')
+  }
+  return bytes(decoded)
+}
+
+// "expand 32-byte k" (RFC 8439 §2.3), the constants HChaCha20 starts from
+const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574])
+const TAG_LENGTH = 16
+
+function words(bytes: Uint8Array): Uint32Array {
+  // copy: the view must be 4-byte aligned; noble's hchacha reads the words as little-endian
+  const copy = new Uint8Array(bytes.length)
+  copy.set(bytes)
+  return new Uint32Array(copy.buffer)
+}
+
+/** XChaCha20 (draft-irtf-cfrg-xchacha §2.3) as HChaCha20 subkey + IETF ChaCha20-Poly1305 with nonce 0⁴ ‖ n[16..24]. */
+function nativeParameters(algorithm: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array): [string, Uint8Array, Uint8Array] {
+  if (key.length !== 32) throw new TypeError(`${algorithm} needs a 32-byte key`)
+  if (nonce.length !== AEAD_NONCE_LENGTH[algorithm]) throw new TypeError(`${algorithm} needs a ${AEAD_NONCE_LENGTH[algorithm]}-byte nonce`)
+  if (algorithm === 'aes-256-gcm') return ['aes-256-gcm', key, nonce]
+  if (algorithm !== 'xchacha20-poly1305') throw new TypeError('unknown AEAD algorithm')
+  const subkey = new Uint32Array(8)
+  hchacha(SIGMA, words(key), words(nonce.subarray(0, 16)), subkey)
+  const shortNonce = Buffer.alloc(12)
+  shortNonce.set(nonce.subarray(16, 24), 4)
+  return ['chacha20-poly1305', Buffer.from(subkey.buffer), shortNonce]
+}
+
+function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (length < 1 || length > 255 * 32) throw new TypeError('HKDF length out of range')
+  // OpenSSL caps info at 1024 bytes; longer infos take the RFC 5869 construction spelled out
+  if (info.length <= 1024) return new Uint8Array(hkdfSync('sha256', ikm, salt, info, length))
+  const prk = createHmac('sha256', salt.length > 0 ? salt : Buffer.alloc(32)).update(ikm).digest()
+  const out = new Uint8Array(length)
+  let previous: Buffer = Buffer.alloc(0)
+  for (let block = 1, offset = 0; offset < length; block++) {
+    previous = createHmac('sha256', prk).update(previous).update(info).update(Buffer.of(block)).digest()
+    out.set(previous.subarray(0, Math.min(32, length - offset)), offset)
+    offset += 32
+  }
+  return out
+}
+
+export const platform: Platform = {
+  name: 'node',
+  sha256: (data) => new Uint8Array(createHash('sha256').update(data).digest()),
+  sha256Hex: (text) => createHash('sha256').update(text, 'utf8').digest('hex'),
+  hmacSha256: (key, data) => bytes(createHmac('sha256', key).update(data).digest()),
+  randomBytes: (length) => randomFillSync(new Uint8Array(length)),
+  timingSafeEqual: (a, b) => a.length === b.length && nodeTimingSafeEqual(a, b),
+  base64urlEncode: (data) => view(data).toString('base64url'),
+  base64urlDecode,
+  utf8Encode: (text) => bytes(Buffer.from(text, 'utf8')),
+  utf8Decode: (data) => view(data).toString('utf8'),
+  hex: (data) => view(data).toString('hex'),
+  aeadSeal: (algorithm, key, nonce, plaintext, aad) => {
+    const [name, nativeKey, nativeNonce] = nativeParameters(algorithm, key, nonce)
+    const cipher = createCipheriv(name as 'aes-256-gcm', nativeKey, nativeNonce, { authTagLength: TAG_LENGTH })
+    cipher.setAAD(aad)
+    const head = cipher.update(plaintext)
+    const tail = cipher.final()
+    const out = new Uint8Array(head.length + tail.length + TAG_LENGTH)
+    out.set(head, 0)
+    out.set(tail, head.length)
+    out.set(cipher.getAuthTag(), head.length + tail.length)
+    return out
+  },
+  aeadOpen: (algorithm, key, nonce, sealed, aad) => {
+    const [name, nativeKey, nativeNonce] = nativeParameters(algorithm, key, nonce)
+    if (sealed.length < TAG_LENGTH) return undefined
+    const split = sealed.length - TAG_LENGTH
+    try {
+      const decipher = createDecipheriv(name as 'aes-256-gcm', nativeKey, nativeNonce, { authTagLength: TAG_LENGTH })
+      decipher.setAAD(aad)
+      decipher.setAuthTag(sealed.subarray(split))
+      const head = decipher.update(sealed.subarray(0, split))
+      const tail = decipher.final()
+      // a Buffer is a Uint8Array; returning it lets utf8Decode skip re-wrapping on the per-field read path
+      return tail.length === 0 ? head : Buffer.concat([head, tail])
+    } catch {
+      return undefined
+    }
+  },
+  hkdfSha256,
+}

@@ -1,0 +1,36 @@
+// the primitives the core needs from its runtime; node:crypto on Node, @noble elsewhere, same bytes either way
+
+/** The AEAD algorithms the platform provides; both with 16-byte tags. */
+export type AeadAlgorithm = 'aes-256-gcm' | 'xchacha20-poly1305'
+
+/** Nonce length in bytes of each AEAD algorithm. */
+export const AEAD_NONCE_LENGTH: { readonly [algorithm in AeadAlgorithm]: number } = {
+  'aes-256-gcm': 12,
+  'xchacha20-poly1305': 24,
+}
+
+/** Runtime primitives. Both implementations must produce identical bytes. */
+export interface Platform {
+  readonly name: 'node' | 'web'
+  sha256(data: Uint8Array): Uint8Array
+  /** SHA-256 of a string's UTF-8 bytes, as lowercase hex (the audit trail's id and filter hashes). */
+  sha256Hex(text: string): string
+  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array
+  randomBytes(length: number): Uint8Array
+  /** Constant-time comparison; false when the lengths differ. */
+  timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean
+  base64urlEncode(data: Uint8Array): string
+  base64urlDecode(text: string): Uint8Array
+  utf8Encode(text: string): Uint8Array
+  utf8Decode(data: Uint8Array): string
+  hex(data: Uint8Array): string
+  /**
+   * AEAD encryption with a 32-byte key and the algorithm's nonce length; returns ciphertext ‖ 16-byte tag.
+   * Throws `TypeError` on a wrong key or nonce length.
+   */
+  aeadSeal(algorithm: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array
+  /** AEAD decryption of ciphertext ‖ tag; `undefined` when authentication fails (never partial plaintext). */
+  aeadOpen(algorithm: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined
+  /** HKDF-SHA256 (RFC 5869): extract with `salt` (empty = zeros), expand with `info` to `length` bytes (≤ 8160). */
+  hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array
+}

@@ -1,0 +1,34 @@
+// shared fixtures of the crypto tests
+import { type CollectionEncryptionConfig, type FieldEncryptionConfig, fieldEncryption, generateKey, Keyring } from '../../src/crypto/index.js'
+import type { Principal } from '../../src/spec/auth.js'
+
+export const principal: Principal = { id: 'user-1', kind: 'user', tenant: 'acme', roles: [], scopes: [], attributes: {}, authenticator: 'test' }
+
+/** `null`: a caller without a tenant. */
+export const context = (tenant: string | null = 'acme', collection = 'docs') => ({
+  collection,
+  ...(tenant === null ? {} : { tenant }),
+  principal: tenant === null ? { ...principal, tenant: undefined } : { ...principal, tenant },
+})
+
+export const readContext = (tenant: string | null = 'acme', decryptable: '*' | readonly string[] = '*', collection = 'docs') => ({
+  ...context(tenant, collection),
+  decryptable,
+  includeVectors: false,
+})
+
+export const docsConfig: CollectionEncryptionConfig = {
+  encrypt: ['email', 'body', 'ssn'],
+  blindIndex: { email: { bits: 32 }, ssn: { bits: 16 } },
+  sign: ['tenant', 'acl'],
+  keyScope: 'tenant',
+}
+
+export function newKeyring(): Keyring {
+  return new Keyring({ keys: [{ id: 'k1', material: generateKey(), state: 'primary' }] })
+}
+
+export function newProtector(options: Partial<FieldEncryptionConfig> & { docs?: CollectionEncryptionConfig } = {}) {
+  const { docs, ...rest } = options
+  return fieldEncryption({ keyring: rest.keyring ?? newKeyring(), collections: { docs: docs ?? docsConfig }, ...rest })
+}
