@@ -1,12 +1,11 @@
 // Pinecone example: the warden in front of the official Pinecone client, here talking to the in-process Pinecone fake
 // (control plane and index data plane), with one namespace per tenant as a second wall behind the row filter.
-// Run: npx tsx examples/pinecone.ts   (against Pinecone itself, build the client with only your API key)
+// Run: npm run example:pinecone   (against Pinecone itself, build the client with only your API key)
 
 import { Pinecone } from '@pinecone-database/pinecone'
 import { apiKeyAuthenticator, createWarden, definePolicy, generateApiKey, memoryAuditSink } from 'vectorwarden'
-// in an application: import { pineconeAdapter } from 'vectorwarden/pinecone' and { startPineconeFake } from 'vectorwarden/testing'
-import { pineconeAdapter } from '../src/adapters/pinecone/index.js'
-import { startPineconeFake } from '../src/testing/index.js'
+import { pineconeAdapter } from 'vectorwarden/pinecone'
+import { startPineconeFake } from 'vectorwarden/testing'
 
 function embed(text: string): number[] {
   const vector = new Array<number>(8).fill(0.01)

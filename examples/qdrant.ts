@@ -1,11 +1,10 @@
 // Qdrant example: the warden in front of the official Qdrant client, here talking to the in-process Qdrant fake.
-// Run: npx tsx examples/qdrant.ts   (against a real Qdrant, build the client with its https URL and API key instead)
+// Run: npm run example:qdrant   (against a real Qdrant, build the client with its https URL and API key instead)
 
 import { QdrantClient } from '@qdrant/js-client-rest'
 import { apiKeyAuthenticator, createWarden, definePolicy, generateApiKey, memoryAuditSink } from 'vectorwarden'
-// in an application: import { qdrantAdapter } from 'vectorwarden/qdrant' and { startQdrantFake } from 'vectorwarden/testing'
-import { qdrantAdapter } from '../src/adapters/qdrant/index.js'
-import { startQdrantFake } from '../src/testing/index.js'
+import { qdrantAdapter } from 'vectorwarden/qdrant'
+import { startQdrantFake } from 'vectorwarden/testing'
 
 function embed(text: string): number[] {
   const vector = new Array<number>(8).fill(0)

@@ -42,5 +42,26 @@ export {
   SUITES,
   type SuiteName,
 } from './crypto/index.js'
+export {
+  type CollectionVectorConfig,
+  createVectorCipher,
+  DEFAULT_APPROXIMATION_FACTOR,
+  type EncryptedVector,
+  type KeyedVectorCipher,
+  MAX_VECTOR_DIMENSION,
+  reencryptVector,
+  type StoredEncryptedVector,
+  VECTOR_METADATA_FIELDS,
+  type VectorCipher,
+  type VectorCipherCallOptions,
+  type VectorCipherOptions,
+  type VectorCipherSource,
+  type VectorEncryptionOptions,
+  type VectorKeyScope,
+  type VectorMetric,
+  vectorBinding,
+  vectorCipherSource,
+  vectorEncryption,
+} from './crypto/vector/index.js'
 export * from './analytics/index.js'
 export * from './state/index.js'

@@ -5,9 +5,10 @@ import type { Revocation } from '../auth/revocation.js'
 import type { AuditEvent, AuditOutcome } from '../spec/audit.js'
 import type { Principal, RequestContext } from '../spec/auth.js'
 import type { Action } from '../spec/policy.js'
-import { type MemoryStateStore, memoryStateStore } from '../state/memory.js'
+import { type MemoryStateKey, type MemoryStateStore, memoryStateStore } from '../state/memory.js'
 import type {
   BaselineInput,
+  BaselineParameters,
   BaselineState,
   StateOperation,
   StateResult,
@@ -100,6 +101,10 @@ export interface Analytics {
 const RANK: { readonly [tier in ResponseTier]: number } = { observe: 0, step_up: 1, throttle: 2, deny: 3, revoke: 4 }
 const TIERS: readonly ResponseTier[] = ['observe', 'step_up', 'throttle', 'deny', 'revoke']
 const CONTAINMENT_FLAGS = ['', 'contained:step_up', 'contained:throttle', 'contained:deny', 'revoked']
+/** The answer when nothing is flagged: shared and frozen, so the common case allocates no verdict. */
+const NO_FLAGS: readonly string[] = Object.freeze([])
+const NO_POSITIONS: readonly number[] = Object.freeze([])
+const ALLOW: AnalyticsVerdict = Object.freeze({ response: 'allow', flags: NO_FLAGS, riskScore: 0, revoked: false, degraded: false })
 const SEVERITY = ['low', 'medium', 'medium', 'high', 'critical'] as const
 const METRIC_FLAG: { readonly [metric in Metric]: string } = {
   calls: 'volume_spike:calls',
@@ -109,7 +114,27 @@ const METRIC_FLAG: { readonly [metric in Metric]: string } = {
   denies: 'probing',
 }
 
+/** The same keys as memory-store slots, for the direct path (a slot remembers its entry). */
+interface PrincipalSlots {
+  readonly containment: MemoryStateKey
+  readonly risk: MemoryStateKey
+  readonly hours: MemoryStateKey
+  readonly collections: MemoryStateKey
+  readonly location: MemoryStateKey
+  readonly rate: readonly MemoryStateKey[]
+  readonly baseline: MemoryStateKey
+}
+
+interface TenantSlots {
+  readonly containment: MemoryStateKey
+  readonly rate: readonly MemoryStateKey[]
+  readonly baseline: MemoryStateKey
+}
+
 interface PrincipalKeys {
+  /** The keys of the principal's tenant (a principal's tenant never changes). */
+  readonly tenant: TenantKeys | undefined
+  readonly slots: PrincipalSlots
   readonly containment: string
   readonly risk: string
   readonly hours: string
@@ -122,9 +147,26 @@ interface PrincipalKeys {
 }
 
 interface TenantKeys {
+  readonly slots: TenantSlots
   readonly containment: string
   readonly rate: readonly string[]
   readonly baseline: string
+}
+
+/** Where `before` finds each result in its batch, and what it computed on the way. */
+interface BeforePlan {
+  /** The tenant's containment key when the tenant's tier can contain it (its result is third). */
+  readonly tenantLevelKey: string | undefined
+  readonly rateStart: number
+  readonly rateCount: number
+  /** Positions in `rateLimits` of the limits that apply, in the batch's order. */
+  readonly rateLimits: readonly number[]
+  readonly localTime: LocalTime | undefined
+  readonly tallyIndex: number
+  readonly addIndex: number
+  readonly swapIndex: number
+  readonly location: { readonly latitude: number; readonly longitude: number } | undefined
+  readonly place: string | undefined
 }
 
 interface Detection {
@@ -136,6 +178,31 @@ interface Detection {
 const HOURS: readonly string[] = Array.from({ length: 24 }, (_, hour) => String(hour))
 
 const encode = (value: string | undefined): string => (value === undefined ? '' : encodeURIComponent(value))
+
+// printing a 13-digit timestamp costs more than a map lookup; the millions change every quarter hour, so print
+// them once and the rest (a small integer, which V8 prints fast) per call
+const ZEROS: readonly string[] = ['', '0', '00', '000', '0000', '00000']
+let millionsValue = -1
+let millionsText = ''
+
+/**
+ * `String(now)`, faster for the integer timestamps of the hot path (internal; exported for its tests).
+ *
+ * @example
+ * ```ts
+ * timestampText(1767603600007) // '1767603600007'
+ * ```
+ */
+export function timestampText(now: number): string {
+  if (!Number.isInteger(now) || now < 1_000_000 || now > Number.MAX_SAFE_INTEGER) return String(now)
+  const millions = Math.floor(now / 1_000_000)
+  if (millions !== millionsValue) {
+    millionsText = String(millions)
+    millionsValue = millions
+  }
+  const rest = String(now - millions * 1_000_000)
+  return millionsText + ZEROS[6 - rest.length] + rest
+}
 
 function assertInput(input: { principal?: unknown; now?: unknown }, method: string): void {
   if (typeof input !== 'object' || input === null) throw new TypeError(`analytics.${method}: input must be an object`)
@@ -179,12 +246,18 @@ export function createAnalytics(options: AnalyticsOptions = {}): Analytics {
   const principalKeyCache = new WeakMap<Principal, PrincipalKeys>()
   // printing two doubles costs more than the rest of a call; a session reuses its context, so cache per object
   const places = new WeakMap<object, string>()
+  // one session's calls share one context object: remember the last one in front of the map
+  let lastLocation: object | undefined
+  let lastPlace = ''
   const placeOf = (location: NonNullable<RequestContext['location']>): string => {
+    if (location === lastLocation) return lastPlace
     let place = places.get(location)
     if (place === undefined) {
       place = `${location.latitude},${location.longitude},`
       places.set(location, place)
     }
+    lastLocation = location
+    lastPlace = place
     return place
   }
   const tenantKeyCache = new Map<string, TenantKeys>()
@@ -192,15 +265,31 @@ export function createAnalytics(options: AnalyticsOptions = {}): Analytics {
   const tenantContainment = RANK[config.responses.tenantVolume] >= RANK.step_up
   // the metrics are stored by position, so the key names them: another metric set starts fresh baselines
   const metricSignature = config.metrics.map(({ metric }) => metric).join('.')
-  const syncStore = typeof (store as Partial<MemoryStateStore>).executeSync === 'function' ? (store as MemoryStateStore) : undefined
+  const syncStore = typeof (store as Partial<MemoryStateStore>).direct?.baseline === 'function' ? (store as MemoryStateStore) : undefined
   const windowMs = config.metrics[0]?.parameters.windowMs ?? 3_600_000
+
+  // a principal is immutable for its session and the key strings are the same for every call, so they (and their
+  // memory-store slots) are built once per principal object
+  const slotOf = (key: string): MemoryStateKey => (syncStore === undefined ? { key } : syncStore.direct.slot(key))
 
   const principalKeys = (principal: Principal): PrincipalKeys => {
     let keys = principalKeyCache.get(principal)
     if (keys === undefined) {
       // the braces are a Redis Cluster hash tag: one principal's keys share a slot
       const base = `p{${encode(principal.tenant)}|${encode(principal.issuer)}|${encode(principal.id)}}:`
+      const rate = config.rateLimits.map((limit) => `${base}rl${limit.index}`)
+      const baseline = `${base}b:${metricSignature}`
       keys = {
+        tenant: principal.tenant === undefined ? undefined : tenantKeys(principal.tenant),
+        slots: {
+          containment: slotOf(`${base}c`),
+          risk: slotOf(`${base}r`),
+          hours: slotOf(`${base}h`),
+          collections: slotOf(`${base}s`),
+          location: slotOf(`${base}l`),
+          rate: rate.map(slotOf),
+          baseline: slotOf(baseline),
+        },
         containment: `${base}c`,
         risk: `${base}r`,
         hours: `${base}h`,
@@ -208,8 +297,8 @@ export function createAnalytics(options: AnalyticsOptions = {}): Analytics {
         location: `${base}l`,
         throttle: `${base}th`,
         fired: `${base}f:`,
-        rate: config.rateLimits.map((limit) => `${base}rl${limit.index}`),
-        baseline: `${base}b:${metricSignature}`,
+        rate,
+        baseline,
       }
       principalKeyCache.set(principal, keys)
     }
@@ -221,10 +310,13 @@ export function createAnalytics(options: AnalyticsOptions = {}): Analytics {
     if (keys === undefined) {
       if (tenantKeyCache.size >= 10_000) tenantKeyCache.clear()
       const base = `t{${encode(tenant)}}:`
+      const rate = config.rateLimits.map((limit) => `${base}rl${limit.index}`)
+      const baseline = `${base}b:${metricSignature}`
       keys = {
+        slots: { containment: slotOf(`${base}c`), rate: rate.map(slotOf), baseline: slotOf(baseline) },
         containment: `${base}c`,
-        rate: config.rateLimits.map((limit) => `${base}rl${limit.index}`),
-        baseline: `${base}b:${metricSignature}`,
+        rate,
+        baseline,
       }
       tenantKeyCache.set(tenant, keys)
     }
@@ -497,10 +589,13 @@ export function createAnalytics(options: AnalyticsOptions = {}): Analytics {
     else if (tier === RANK.throttle) response = 'throttle'
     else if (tier === RANK.step_up) response = steppedUp(principal, now) ? 'allow' : 'step_up'
     else response = 'allow'
+    const rounded = Math.round(riskScore * 100) / 100
+    // the common answer shares one frozen verdict instead of allocating one per call
+    if (response === 'allow' && flags.length === 0 && rounded === 0 && !revoked && !degraded) return ALLOW
     const verdict: { -readonly [K in keyof AnalyticsVerdict]: AnalyticsVerdict[K] } = {
       response,
       flags,
-      riskScore: Math.round(riskScore * 100) / 100,
+      riskScore: rounded,
       revoked,
       degraded,
     }
@@ -509,35 +604,12 @@ export function createAnalytics(options: AnalyticsOptions = {}): Analytics {
   }
 
   // --- the two hooks --------------------------------------------------------------------------------------------
+  //
+  // With a healthy in-memory store both hooks call its `direct` operations: no operation objects, no result
+  // objects for the baselines, no promise per operation. Any other store (Redis: one pipeline per hook) goes
+  // through `run` and its failure behaviour, as does a store in outage.
 
-  /**
-   * Runs the operations and hands the results to `conclude`. A healthy in-memory store answers synchronously, which
-   * spares the hot path two promise hops; anything else goes through `run` and its failure behaviour.
-   */
-  const execute = (
-    operations: StateOperation[],
-    conclude: (results: StateResult[], degraded: boolean) => AnalyticsVerdict | Promise<AnalyticsVerdict>,
-  ): Promise<AnalyticsVerdict> => {
-    if (syncStore !== undefined && outageSince === 0) {
-      let results: StateResult[] | undefined
-      try {
-        results = syncStore.executeSync(operations)
-      } catch {
-        results = undefined
-      }
-      if (results !== undefined) {
-        try {
-          const verdict = conclude(results, false)
-          return verdict instanceof Promise ? verdict : Promise.resolve(verdict)
-        } catch (error) {
-          return Promise.reject(error)
-        }
-      }
-    }
-    return run(operations).then((outcome) => (outcome === undefined ? unavailable() : conclude(outcome.results, outcome.degraded)))
-  }
-
-  /** The metrics of one call, in the order of `config.metrics`. */
+  /** The metrics of one call, in the order of `config.metrics`, as batch operations want them. */
   const metricsOf = (
     records: number,
     fields: number,
@@ -557,195 +629,316 @@ export function createAnalytics(options: AnalyticsOptions = {}): Analytics {
     return inputs
   }
 
+  // the same metrics for the direct path: values in a scratch buffer (the direct path is synchronous, so one
+  // buffer serves every call), parameters and the distinct-counting metric fixed at construction
+  const metricKinds: readonly Metric[] = config.metrics.map(({ metric }) => metric)
+  const metricParameters: readonly BaselineParameters[] = config.metrics.map(({ parameters }) => parameters)
+  const memberIndex = metricKinds.indexOf('collections')
+  const metricValues = new Float64Array(metricCount)
+
+  /** Reads the results of `before`'s operations (at the positions `plan` gives) into detections and a verdict. */
+  const concludeBefore = (
+    input: CallInput,
+    plan: BeforePlan,
+    results: StateResult[],
+    storeDegraded: boolean,
+  ): AnalyticsVerdict | Promise<AnalyticsVerdict> => {
+    const { principal, now } = input
+    const tenant = principal.tenant
+    const { tenantLevelKey, rateStart, rateCount, rateLimits, localTime, tallyIndex, addIndex, swapIndex, location, place } = plan
+    const flags: string[] = []
+    const detections: Detection[] = []
+    const ownLevel = Number(results[0] ?? 0) || 0
+    let containmentLevel = ownLevel
+    if (tenantLevelKey !== undefined) {
+      const tenantLevel = Number(results[2] ?? 0) || 0
+      if (tenantLevel > 0) flags.push(`tenant_${CONTAINMENT_FLAGS[Math.min(tenantLevel, 3)]}`)
+      if (tenantLevel > containmentLevel) containmentLevel = Math.min(tenantLevel, 3)
+    }
+    if (containmentLevel > 0 && ownLevel > 0) flags.push(CONTAINMENT_FLAGS[ownLevel] ?? 'contained')
+    const riskScore = results[1] as number
+    let retryAfterMs = 0
+    let limited = false
+    for (let index = 0; index < rateCount; index++) {
+      const take = results[rateStart + index] as TakeResult
+      if (take.allowed) continue
+      limited = true
+      const limit = config.rateLimits[rateLimits[index] as number] as (typeof config.rateLimits)[number]
+      const flag = `rate_limited:${limit.scope}`
+      if (!flags.includes(flag)) flags.push(flag)
+      if (take.retryAfterMs > retryAfterMs) retryAfterMs = take.retryAfterMs
+    }
+    if (limited) detections.push({ detector: 'rateLimit', flag: 'rate_limited', scope: 'principal' })
+    if (offHours !== null && localTime !== undefined && tallyIndex >= 0) {
+      let off: boolean
+      if (offHours.mode === 'window') {
+        const { startHour, endHour, days } = offHours
+        const hour = localTime.hour
+        const inHours = startHour < endHour ? hour >= startHour && hour < endHour : hour >= startHour || hour < endHour
+        off = !inHours || !days.has(localTime.weekday)
+      } else {
+        const tally = results[tallyIndex] as TallyResult
+        off = tally.total >= offHours.minSamples && tally.field / tally.total < offHours.minShare
+      }
+      if (off) {
+        flags.push('off_hours')
+        detections.push({ detector: 'offHours', flag: 'off_hours', scope: 'principal' })
+      }
+    }
+    if (addIndex >= 0 && results[addIndex] === true && config.firstAccess !== null) {
+      const calls = tallyIndex >= 0 ? (results[tallyIndex] as TallyResult).total : 0
+      if (calls >= config.firstAccess.minCalls) {
+        flags.push('first_collection_access')
+        detections.push({ detector: 'firstAccess', flag: 'first_collection_access', scope: 'principal' })
+      }
+    }
+    const previous = swapIndex >= 0 ? results[swapIndex] : undefined
+    // the same place as last time cannot be a jump: skip parsing and trigonometry
+    if (
+      typeof previous === 'string' &&
+      location !== undefined &&
+      place !== undefined &&
+      config.impossibleTravel !== null &&
+      !previous.startsWith(place)
+    ) {
+      const [latitude, longitude, at] = previous.split(',').map(Number) as [number, number, number]
+      const distance = distanceKm(latitude, longitude, location.latitude, location.longitude)
+      const hours = (now - at) / 3_600_000
+      if (distance > config.impossibleTravel.minKm && (hours <= 0 || distance / hours > config.impossibleTravel.maxKmh)) {
+        flags.push('impossible_travel')
+        detections.push({ detector: 'impossibleTravel', flag: 'impossible_travel', scope: 'principal' })
+      }
+    }
+
+    let tier = limited ? RANK.throttle : 0
+    const revoked = containmentLevel === RANK.revoke
+    if (detections.length > 0 || containmentLevel === RANK.throttle) {
+      return respond(
+        principal,
+        tenant,
+        detections,
+        flags,
+        containmentLevel,
+        riskScore,
+        input.collection,
+        input.sessionId,
+        now,
+      ).then((responded) => {
+        if (responded === undefined) return unavailable()
+        const degraded = storeDegraded || responded.degraded
+        if (degraded) flags.push('state_degraded')
+        return verdictOf(
+          Math.max(tier, responded.tier),
+          flags,
+          responded.riskScore,
+          Math.max(retryAfterMs, responded.retryAfterMs),
+          responded.revoked,
+          degraded,
+          principal,
+          now,
+        )
+      })
+    }
+    if (containmentLevel > 0) tier = Math.max(tier, Math.min(containmentLevel, RANK.deny))
+    if (riskScore >= config.denyAt && tier < RANK.deny) {
+      flags.push('risk_high')
+      tier = RANK.deny
+    } else if (riskScore >= config.stepUpAt && tier < RANK.step_up) {
+      flags.push('risk_elevated')
+      tier = RANK.step_up
+    }
+    if (storeDegraded) flags.push('state_degraded')
+    return verdictOf(tier, flags, riskScore, retryAfterMs, revoked, storeDegraded, principal, now)
+  }
+
+  // the rate limits that apply to an action, as positions in config.rateLimits: [principal without a tenant, with one]
+  const applicableLimits = new Map<string, readonly [readonly number[], readonly number[]]>()
+  const limitsFor = (action: Action, hasTenant: boolean): readonly number[] => {
+    let lists = applicableLimits.get(action)
+    if (lists === undefined) {
+      // actions are a closed set; the bound only guards against callers that pass anything
+      if (applicableLimits.size >= 64) applicableLimits.clear()
+      const all: number[] = []
+      config.rateLimits.forEach((limit, position) => {
+        if (limit.actions === undefined || limit.actions.has(action)) all.push(position)
+      })
+      lists = [all.filter((position) => config.rateLimits[position]?.scope === 'principal'), all]
+      applicableLimits.set(action, lists)
+    }
+    return lists[hasTenant ? 1 : 0]
+  }
+
   const before = (input: CallInput): Promise<AnalyticsVerdict> => {
     assertInput(input, 'before')
     const { principal, now } = input
     const keys = principalKeys(principal)
-    const tenant = principal.tenant
-    const tenantKey = tenant === undefined ? undefined : tenantKeys(tenant)
+    const tenantKey = keys.tenant
+    // a tenant is only ever contained when its tier says so; otherwise the lookup is saved
+    const tenantLevelKey = tenantContainment && tenantKey !== undefined ? tenantKey.containment : undefined
+    const rateStart = tenantLevelKey === undefined ? 2 : 3
+    const rateLimits = config.rateLimits.length === 0 ? NO_POSITIONS : limitsFor(input.action, tenantKey !== undefined)
+    const rateCount = rateLimits.length
+    const tallies = clock !== undefined || config.firstAccess !== null
+    const localTime: LocalTime | undefined = clock?.(now)
+    const hourField = HOURS[localTime?.hour ?? 0] as string
+    const member = config.firstAccess !== null && typeof input.collection === 'string' ? input.collection : undefined
+    const reported = input.context?.location
+    const location =
+      config.impossibleTravel !== null &&
+      reported !== undefined &&
+      Number.isFinite(reported.latitude) &&
+      Number.isFinite(reported.longitude)
+        ? reported
+        : undefined
+    const place = location === undefined ? undefined : placeOf(location)
+    const tallyIndex = tallies ? rateStart + rateCount : -1
+    const addIndex = member === undefined ? -1 : rateStart + rateCount + (tallies ? 1 : 0)
+    const swapIndex = place === undefined ? -1 : rateStart + rateCount + (tallies ? 1 : 0) + (member === undefined ? 0 : 1)
+
+    const plan: BeforePlan = { tenantLevelKey, rateStart, rateCount, rateLimits, localTime, tallyIndex, addIndex, swapIndex, location, place }
+    if (syncStore !== undefined && outageSince === 0) {
+      // the same operations in the same order as the batch below, so `conclude` reads the same positions
+      const direct = syncStore.direct
+      let results: StateResult[] | undefined
+      try {
+        const wall = direct.wallClock()
+        const slots = keys.slots
+        results = [
+          direct.raise(slots.containment, 0, now, 0, wall),
+          direct.score(slots.risk, 0, config.halfLifeMs, 100, now, config.ttlMs, wall),
+        ]
+        if (tenantLevelKey !== undefined && tenantKey !== undefined) results.push(direct.raise(tenantKey.slots.containment, 0, now, 0, wall))
+        for (let index = 0; index < rateCount; index++) {
+          const limit = config.rateLimits[rateLimits[index] as number] as (typeof config.rateLimits)[number]
+          const slot = limit.scope === 'principal' ? slots.rate[limit.index] : tenantKey?.slots.rate[limit.index]
+          results.push(direct.take(slot as MemoryStateKey, limit.bucket, 1, now, limit.ttlMs, wall))
+        }
+        if (tallies) results.push(direct.tally(slots.hours, hourField, config.ttlMs, wall))
+        if (member !== undefined) results.push(direct.add(slots.collections, member, config.ttlMs, wall))
+        if (place !== undefined) results.push(direct.travel(slots.location, place, now, config.ttlMs, wall))
+      } catch {
+        results = undefined
+      }
+      if (results !== undefined) {
+        try {
+          const verdict = concludeBefore(input, plan, results, false)
+          return verdict instanceof Promise ? verdict : Promise.resolve(verdict)
+        } catch (error) {
+          return Promise.reject(error)
+        }
+      }
+    }
     const operations: StateOperation[] = [
       { kind: 'raise', key: keys.containment, level: 0, now, durationMs: 0 },
       { kind: 'score', key: keys.risk, add: 0, halfLifeMs: config.halfLifeMs, max: 100, now, ttlMs: config.ttlMs },
     ]
-    // a tenant is only ever contained when its tier says so; otherwise the lookup is saved
-    const readTenant = tenantKey !== undefined && tenantContainment
-    if (readTenant) operations.push({ kind: 'raise', key: tenantKey.containment, level: 0, now, durationMs: 0 })
-    const rateStart = operations.length
-    const rateScopes: ('principal' | 'tenant')[] = []
-    for (const limit of config.rateLimits) {
-      if (limit.actions !== undefined && !limit.actions.has(input.action)) continue
-      const key = limit.scope === 'principal' ? keys.rate[limit.index] : tenantKey?.rate[limit.index]
-      if (key === undefined) continue
-      rateScopes.push(limit.scope)
+    if (tenantLevelKey !== undefined) operations.push({ kind: 'raise', key: tenantLevelKey, level: 0, now, durationMs: 0 })
+    for (let index = 0; index < rateCount; index++) {
+      const limit = config.rateLimits[rateLimits[index] as number] as (typeof config.rateLimits)[number]
+      const key = (limit.scope === 'principal' ? keys.rate[limit.index] : tenantKey?.rate[limit.index]) as string
       operations.push({ kind: 'take', key, bucket: limit.bucket, cost: 1, now, ttlMs: limit.ttlMs })
     }
-    let localTime: LocalTime | undefined
-    let tallyIndex = -1
-    if (clock !== undefined || config.firstAccess !== null) {
-      localTime = clock?.(now)
-      tallyIndex = operations.length
-      operations.push({ kind: 'tally', key: keys.hours, field: HOURS[localTime?.hour ?? 0] as string, ttlMs: config.ttlMs })
-    }
-    let addIndex = -1
-    if (config.firstAccess !== null && typeof input.collection === 'string') {
-      addIndex = operations.length
-      operations.push({ kind: 'add', key: keys.collections, member: input.collection, ttlMs: config.ttlMs })
-    }
-    let swapIndex = -1
-    const location = input.context?.location
-    if (
-      config.impossibleTravel !== null &&
-      location !== undefined &&
-      Number.isFinite(location.latitude) &&
-      Number.isFinite(location.longitude)
-    ) {
-      swapIndex = operations.length
-      operations.push({ kind: 'swap', key: keys.location, value: placeOf(location) + now, ttlMs: config.ttlMs })
-    }
-
-    const conclude = (results: StateResult[], storeDegraded: boolean): AnalyticsVerdict | Promise<AnalyticsVerdict> => {
-      const flags: string[] = []
-      const detections: Detection[] = []
-      let containmentLevel = Number(results[0] ?? 0) || 0
-      if (readTenant) {
-        const tenantLevel = Number(results[2] ?? 0) || 0
-        if (tenantLevel > 0) flags.push(`tenant_${CONTAINMENT_FLAGS[Math.min(tenantLevel, 3)]}`)
-        if (tenantLevel > containmentLevel) containmentLevel = Math.min(tenantLevel, 3)
-      }
-      if (containmentLevel > 0 && (Number(results[0] ?? 0) || 0) > 0) flags.push(CONTAINMENT_FLAGS[Number(results[0])] ?? 'contained')
-      const riskScore = results[1] as number
-      let retryAfterMs = 0
-      let limited = false
-      for (let index = 0; index < rateScopes.length; index++) {
-        const take = results[rateStart + index] as TakeResult
-        if (take.allowed) continue
-        limited = true
-        const flag = `rate_limited:${rateScopes[index]}`
-        if (!flags.includes(flag)) flags.push(flag)
-        if (take.retryAfterMs > retryAfterMs) retryAfterMs = take.retryAfterMs
-      }
-      if (limited) detections.push({ detector: 'rateLimit', flag: 'rate_limited', scope: 'principal' })
-      if (offHours !== null && localTime !== undefined && tallyIndex >= 0) {
-        let off: boolean
-        if (offHours.mode === 'window') {
-          const { startHour, endHour, days } = offHours
-          const hour = localTime.hour
-          const inHours = startHour < endHour ? hour >= startHour && hour < endHour : hour >= startHour || hour < endHour
-          off = !inHours || !days.has(localTime.weekday)
-        } else {
-          const tally = results[tallyIndex] as TallyResult
-          off = tally.total >= offHours.minSamples && tally.field / tally.total < offHours.minShare
-        }
-        if (off) {
-          flags.push('off_hours')
-          detections.push({ detector: 'offHours', flag: 'off_hours', scope: 'principal' })
-        }
-      }
-      if (addIndex >= 0 && results[addIndex] === true && config.firstAccess !== null) {
-        const calls = tallyIndex >= 0 ? (results[tallyIndex] as TallyResult).total : 0
-        if (calls >= config.firstAccess.minCalls) {
-          flags.push('first_collection_access')
-          detections.push({ detector: 'firstAccess', flag: 'first_collection_access', scope: 'principal' })
-        }
-      }
-      const previous = swapIndex >= 0 ? results[swapIndex] : undefined
-      // the same place as last time cannot be a jump: skip parsing and trigonometry
-      if (typeof previous === 'string' && location !== undefined && config.impossibleTravel !== null && !previous.startsWith(placeOf(location))) {
-        const [latitude, longitude, at] = previous.split(',').map(Number) as [number, number, number]
-        const distance = distanceKm(latitude, longitude, location.latitude, location.longitude)
-        const hours = (now - at) / 3_600_000
-        if (distance > config.impossibleTravel.minKm && (hours <= 0 || distance / hours > config.impossibleTravel.maxKmh)) {
-          flags.push('impossible_travel')
-          detections.push({ detector: 'impossibleTravel', flag: 'impossible_travel', scope: 'principal' })
-        }
-      }
-
-      let tier = limited ? RANK.throttle : 0
-      const revoked = containmentLevel === RANK.revoke
-      if (detections.length > 0 || containmentLevel === RANK.throttle) {
-        return respond(
-          principal,
-          tenant,
-          detections,
-          flags,
-          containmentLevel,
-          riskScore,
-          input.collection,
-          input.sessionId,
-          now,
-        ).then((responded) => {
-          if (responded === undefined) return unavailable()
-          const degraded = storeDegraded || responded.degraded
-          if (degraded) flags.push('state_degraded')
-          return verdictOf(
-            Math.max(tier, responded.tier),
-            flags,
-            responded.riskScore,
-            Math.max(retryAfterMs, responded.retryAfterMs),
-            responded.revoked,
-            degraded,
-            principal,
-            now,
-          )
-        })
-      }
-      if (containmentLevel > 0) tier = Math.max(tier, Math.min(containmentLevel, RANK.deny))
-      if (riskScore >= config.denyAt && tier < RANK.deny) {
-        flags.push('risk_high')
-        tier = RANK.deny
-      } else if (riskScore >= config.stepUpAt && tier < RANK.step_up) {
-        flags.push('risk_elevated')
-        tier = RANK.step_up
-      }
-      if (storeDegraded) flags.push('state_degraded')
-      return verdictOf(tier, flags, riskScore, retryAfterMs, revoked, storeDegraded, principal, now)
-    }
-    return execute(operations, conclude)
+    if (tallies) operations.push({ kind: 'tally', key: keys.hours, field: hourField, ttlMs: config.ttlMs })
+    if (member !== undefined) operations.push({ kind: 'add', key: keys.collections, member, ttlMs: config.ttlMs })
+    if (place !== undefined) operations.push({ kind: 'swap', key: keys.location, value: place + timestampText(now), ttlMs: config.ttlMs })
+    return run(operations).then((outcome) =>
+      outcome === undefined ? unavailable() : concludeBefore(input, plan, outcome.results, outcome.degraded),
+    )
   }
 
   const after = (input: OutcomeInput): Promise<AnalyticsVerdict> => {
     assertInput(input, 'after')
     const { principal, now } = input
+    if (metricCount === 0) return Promise.resolve(ALLOW)
     const keys = principalKeys(principal)
     const tenant = config.tenantBaselines ? principal.tenant : undefined
-    if (metricCount === 0) return Promise.resolve(verdictOf(0, [], 0, 0, false, false, principal, now))
+    const tenantKey = tenant === undefined ? undefined : keys.tenant
     const records = Number.isFinite(input.recordCount) ? (input.recordCount as number) : 0
     const fields = Number.isFinite(input.fieldsDecrypted) ? (input.fieldsDecrypted as number) : 0
     const denied = input.outcome === 'denied' ? 1 : 0
     const collection = typeof input.collection === 'string' ? input.collection : undefined
+    if (syncStore !== undefined && outageSince === 0) {
+      let principalAlarms = -1
+      let tenantAlarms = 0
+      try {
+        for (let index = 0; index < metricCount; index++) {
+          const metric = metricKinds[index]
+          metricValues[index] =
+            metric === 'records'
+              ? records
+              : metric === 'fieldsDecrypted'
+                ? fields
+                : metric === 'denies'
+                  ? denied
+                  : metric === 'collections'
+                    ? collection === undefined
+                      ? 0
+                      : 1
+                    : 1
+        }
+        const direct = syncStore.direct
+        const wall = direct.wallClock()
+        const { ttlMs } = config
+        principalAlarms = direct.baseline(keys.slots.baseline, metricParameters, metricValues, memberIndex, collection, now, ttlMs, wall)
+        if (tenantKey !== undefined) {
+          tenantAlarms = direct.baseline(tenantKey.slots.baseline, metricParameters, metricValues, memberIndex, collection, now, ttlMs, wall)
+        }
+      } catch {
+        principalAlarms = -1
+      }
+      if (principalAlarms >= 0) {
+        try {
+          const verdict = concludeAfter(input, principalAlarms, tenantAlarms, false)
+          return verdict instanceof Promise ? verdict : Promise.resolve(verdict)
+        } catch (error) {
+          return Promise.reject(error)
+        }
+      }
+    }
     const metrics = metricsOf(records, fields, denied, collection)
     const operations: StateOperation[] = [{ kind: 'baseline', key: keys.baseline, metrics, now, ttlMs: config.ttlMs }]
-    if (tenant !== undefined) {
-      operations.push({ kind: 'baseline', key: tenantKeys(tenant).baseline, metrics, now, ttlMs: config.ttlMs })
+    if (tenantKey !== undefined) operations.push({ kind: 'baseline', key: tenantKey.baseline, metrics, now, ttlMs: config.ttlMs })
+    return run(operations).then((outcome) =>
+      outcome === undefined
+        ? unavailable()
+        : concludeAfter(input, alarmsOf(outcome.results[0]), alarmsOf(outcome.results[1]), outcome.degraded),
+    )
+  }
+
+  /** Bit `i` set when metric `i`'s window is in alarm (there are at most five metrics). */
+  const alarmsOf = (result: StateResult | undefined): number => {
+    if (!Array.isArray(result)) return 0
+    let alarms = 0
+    for (let index = 0; index < result.length; index++) {
+      if ((result[index] as BaselineState).alarmed) alarms |= 1 << index
     }
-    return execute(operations, (results, storeDegraded) => concludeAfter(input, results, storeDegraded))
+    return alarms
   }
 
   const concludeAfter = (
     input: OutcomeInput,
-    results: StateResult[],
+    principalAlarms: number,
+    tenantAlarms: number,
     storeDegraded: boolean,
   ): AnalyticsVerdict | Promise<AnalyticsVerdict> => {
     const { principal, now } = input
+    if ((principalAlarms | tenantAlarms) === 0) {
+      return verdictOf(0, storeDegraded ? ['state_degraded'] : NO_FLAGS, 0, 0, false, storeDegraded, principal, now)
+    }
     const flags: string[] = []
     const detections: Detection[] = []
-    for (let scope = 0; scope < results.length; scope++) {
-      const states = results[scope] as readonly BaselineState[]
+    for (let scope = 0; scope < 2; scope++) {
+      const alarms = scope === 0 ? principalAlarms : tenantAlarms
       const isTenant = scope === 1
-      for (let index = 0; index < states.length; index++) {
-        const state = states[index] as BaselineState
-        if (!state.alarmed) continue
-        const metric = (config.metrics[index] as (typeof config.metrics)[number]).metric
+      for (let index = 0; index < metricCount; index++) {
+        if ((alarms & (1 << index)) === 0) continue
+        const metric = metricKinds[index] as Metric
         const flag = isTenant ? `tenant_${METRIC_FLAG[metric]}` : METRIC_FLAG[metric]
         flags.push(flag)
         // every call of an alarmed window keeps the containment in force; risk and audit count the window once
         const detector: Detector = isTenant ? 'tenantVolume' : metric === 'denies' ? 'probing' : 'volume'
         detections.push({ detector, flag, scope: isTenant ? 'tenant' : 'principal' })
       }
-    }
-    if (detections.length === 0) {
-      if (storeDegraded) flags.push('state_degraded')
-      return verdictOf(0, flags, 0, 0, false, storeDegraded, principal, now)
     }
     return respond(principal, principal.tenant, detections, flags, 0, undefined, input.collection, input.sessionId, now).then(
       (responded) => {

@@ -59,6 +59,8 @@ interface Group {
   readonly done: Promise<void>
   resolve(): void
   reject(error: unknown): void
+  /** Settles when every sink has taken the group's events (set when the group is handed over). */
+  written?: Promise<unknown>
 }
 
 function newGroup(): Group {
@@ -209,7 +211,10 @@ export function createAuditEmitter(options: AuditEmitterOptions): AuditEmitter {
   let timer: ReturnType<typeof setTimeout> | undefined
   let tail: Promise<void> = Promise.resolve()
 
-  const commit = async (group: Group): Promise<void> => {
+  // A sealed group is handed to the sinks at once, and committed (awaited, flushed) after the groups before it. So
+  // the sinks chain and encode the next group while the previous one is still being synced: CPU and disk overlap.
+  // Sinks see events in emission order either way.
+  const handOver = (group: Group): void => {
     try {
       const pending: Promise<void>[] = []
       for (const sink of sinks) {
@@ -221,9 +226,20 @@ export function createAuditEmitter(options: AuditEmitterOptions): AuditEmitter {
           last = result
         }
       }
-      await Promise.all(pending)
+      group.written = pending.length === 0 ? undefined : Promise.all(pending)
+    } catch (error) {
+      group.written = Promise.reject(error)
+    }
+    // awaited in commit, possibly after other groups: not an unhandled rejection meanwhile
+    group.written?.catch(() => {})
+  }
+
+  const commit = async (group: Group): Promise<void> => {
+    try {
+      if (group.written !== undefined) await group.written
+      // a durable sink's write promise already means durable; flushing it would also wait for later groups
       const flushes: Promise<void>[] = []
-      for (const sink of sinks) if (sink.flush) flushes.push(sink.flush())
+      for (const sink of sinks) if (sink.flush && sink.durable !== true) flushes.push(sink.flush())
       await Promise.all(flushes)
       lossEpisode = false
       group.resolve()
@@ -238,7 +254,13 @@ export function createAuditEmitter(options: AuditEmitterOptions): AuditEmitter {
       }
     } finally {
       queued -= group.events.length
+      admitWaiting()
     }
+  }
+
+  const schedule = (group: Group): void => {
+    handOver(group)
+    tail = tail.then(() => commit(group))
   }
 
   const seal = (): void => {
@@ -249,7 +271,7 @@ export function createAuditEmitter(options: AuditEmitterOptions): AuditEmitter {
     const group = current
     if (group === undefined) return
     current = undefined
-    tail = tail.then(() => commit(group))
+    schedule(group)
   }
 
   const enqueue = (event: AuditEvent): Group => {
@@ -264,13 +286,37 @@ export function createAuditEmitter(options: AuditEmitterOptions): AuditEmitter {
     return group
   }
 
+  // groups accepted while the queue was full, in order: admitted one by one as groups ahead commit, so the sinks
+  // encode the next group while the previous ones sync. One promise per waiting group, not per event, so a burst far
+  // beyond maxQueue stays cheap
+  const waiting: Group[] = []
+
+  const admitWaiting = (): void => {
+    while (waiting.length > 0 && queued < maxQueue) {
+      const group = waiting.shift() as Group
+      queued += group.events.length
+      schedule(group)
+    }
+  }
+
+  const wait = (event: AuditEvent): Promise<void> => {
+    let group = waiting[waiting.length - 1]
+    if (group === undefined) {
+      // backpressure: commit what is queued; everything emitted from now on waits behind it, in order
+      seal()
+      group = newGroup()
+      waiting.push(group)
+    } else if (group.events.length >= maxBatch) {
+      group = newGroup()
+      waiting.push(group)
+    }
+    group.events.push(event)
+    return group.done
+  }
+
   const emitBatched = (event: AuditEvent): Promise<void> => {
     if (closed) return rejectClosed() ?? Promise.resolve()
-    if (queued >= maxQueue) {
-      // backpressure: wait until the groups ahead have committed, then take a place
-      seal()
-      return tail.then(() => emitBatched(event))
-    }
+    if (waiting.length > 0 || queued >= maxQueue) return wait(event)
     return enqueue(event).done
   }
 
@@ -287,8 +333,15 @@ export function createAuditEmitter(options: AuditEmitterOptions): AuditEmitter {
   }
 
   const flush = async (): Promise<void> => {
-    seal()
-    await tail
+    // waiting groups join the tail when it settles: follow it until nothing is left behind it
+    for (;;) {
+      seal()
+      const settled = tail
+      await settled
+      if (settled !== tail) continue
+      if (waiting.length === 0) break
+      admitWaiting()
+    }
     const flushes: Promise<void>[] = []
     for (const sink of sinks) if (sink.flush) flushes.push(sink.flush())
     await Promise.all(flushes)

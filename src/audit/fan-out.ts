@@ -62,5 +62,7 @@ export function fanOutAuditSink(sinks: readonly AuditSink[], options: FanOutOpti
     },
     flush: () => all((sink) => sink.flush?.()),
     close: () => all((sink) => sink.close?.()),
+    // durable only if every write it waits for is
+    durable: sinks.every((sink) => sink.durable === true),
   }
 }

@@ -2,8 +2,9 @@
 
 import { platform } from '../platform/index.js'
 import type { AuditEvent } from '../spec/audit.js'
+import { type ByteWriter, writeCanonical } from './canonical-bytes.js'
 import { canonicalize } from './canonical-json.js'
-import { MerkleFrontier, merkleNodeHash } from './merkle.js'
+import { HexMerkleFrontier, MerkleFrontier, merkleNodeHash } from './merkle.js'
 
 /** The `prev` of the first entry of a log. */
 export const GENESIS_HASH = '0'.repeat(64)
@@ -57,6 +58,12 @@ export interface CheckpointSigner {
 export interface ChainHasher {
   entry(hashInput: string): Uint8Array
   node(left: Uint8Array, right: Uint8Array): Uint8Array
+  /** Optional fast paths with the same hashes as lowercase hex. `entryHex(text)` is `hex(entry(text))`. */
+  entryHex?(hashInput: string): string
+  /** SHA-256 of `bytes[start … end-1]` as hex; the caller has put the 0x00 leaf prefix at `bytes[start]`. */
+  entryBytesHex?(bytes: Uint8Array, start: number, end: number): string
+  /** `hex(node(left, right))` for hex inputs of 64 digits. */
+  nodeHex?(left: string, right: string): string
 }
 
 /** {@link ChainHasher} on the platform primitives (node:crypto or @noble). */
@@ -69,6 +76,25 @@ export const platformChainHasher: ChainHasher = {
   },
   node: merkleNodeHash,
 }
+
+/** The hex operations of a hasher, filled in from its byte operations where it has no fast path. */
+interface HexHasher {
+  entryHex(hashInput: string): string
+  entryBytesHex(bytes: Uint8Array, start: number, end: number): string
+  nodeHex(left: string, right: string): string
+}
+
+function hexHasher(hasher: ChainHasher): HexHasher {
+  return {
+    entryHex: hasher.entryHex?.bind(hasher) ?? ((hashInput) => platform.hex(hasher.entry(hashInput))),
+    entryBytesHex:
+      hasher.entryBytesHex?.bind(hasher) ?? ((bytes, start, end) => platform.hex(platform.sha256(bytes.subarray(start, end)))),
+    nodeHex: hasher.nodeHex?.bind(hasher) ?? ((left, right) => platform.hex(hasher.node(hexToBytes(left), hexToBytes(right)))),
+  }
+}
+
+// ,"hash":"<64 hex digits>" in bytes
+const HASH_MEMBER_BYTES = 9 + 64 + 1
 
 /** One parsed line of a log file. */
 export type ParsedLine =
@@ -205,9 +231,10 @@ export class AuditChain {
   readonly origin: string
   #next: number
   #last: string
-  #frontier: MerkleFrontier
+  readonly #frontier: HexMerkleFrontier
   #signer: CheckpointSigner | undefined
   readonly #hasher: ChainHasher
+  readonly #hex: HexHasher
 
   constructor(options: { origin: string; signer?: CheckpointSigner; state?: ChainState; hasher?: ChainHasher }) {
     if (typeof options.origin !== 'string' || options.origin === '' || /[\n\r]/.test(options.origin)) {
@@ -216,10 +243,15 @@ export class AuditChain {
     this.origin = options.origin
     this.#signer = options.signer
     this.#hasher = options.hasher ?? platformChainHasher
+    this.#hex = hexHasher(this.#hasher)
     this.#next = options.state?.next ?? 0
     this.#last = options.state?.last ?? GENESIS_HASH
     const resumed = options.state?.frontier
-    this.#frontier = new MerkleFrontier(resumed?.size ?? 0, resumed?.nodes ?? [], this.#hasher.node)
+    this.#frontier = new HexMerkleFrontier(
+      this.#hex.nodeHex,
+      resumed?.size ?? 0,
+      (resumed?.nodes ?? []).map((node) => platform.hex(node)),
+    )
     if (this.#frontier.size !== this.#next) throw new TypeError('AuditChain: frontier size does not match next seq')
   }
 
@@ -229,7 +261,11 @@ export class AuditChain {
   }
 
   get state(): ChainState {
-    return { next: this.#next, last: this.#last, frontier: this.#frontier.clone() }
+    return {
+      next: this.#next,
+      last: this.#last,
+      frontier: new MerkleFrontier(this.#frontier.size, this.#frontier.nodes.map(hexToBytes), this.#hasher.node),
+    }
   }
 
   /** Chains one event and returns its line (without newline). Throws `TypeError` if the event is not JSON. */
@@ -237,12 +273,65 @@ export class AuditChain {
     const seq = this.#next
     const prev = this.#last
     const canonicalEvent = canonicalize(event)
-    const digest = this.#hasher.entry(entryHashInput(seq, prev, canonicalEvent))
-    const hash = platform.hex(digest)
-    this.#frontier.append(digest)
+    const hash = this.#hex.entryHex(entryHashInput(seq, prev, canonicalEvent))
+    this.#frontier.append(hash)
     this.#next = seq + 1
     this.#last = hash
     return entryLine(seq, prev, hash, canonicalEvent)
+  }
+
+  /**
+   * Chains one event and appends its line and a newline to `out` as UTF-8: the same bytes as `append` plus `\n`,
+   * without building the line as a string. Throws `TypeError` if the event is not JSON, leaving `out` and the chain
+   * as they were.
+   *
+   * @example
+   * ```ts
+   * const out = new ByteWriter()
+   * for (const event of events) chain.appendTo(event, out)
+   * await file.write(out.bytes.subarray(0, out.length))
+   * ```
+   */
+  appendTo(event: AuditEvent, out: ByteWriter): void {
+    const seq = this.#next
+    const prev = this.#last
+    const start = out.length
+    // hash input first, 0x00-prefixed in place: 0x00 {"event":E,"prev":"P","seq":S}
+    out.byte(0)
+    out.ascii('{"event":')
+    try {
+      writeCanonical(out, event)
+    } catch (error) {
+      out.length = start
+      throw error
+    }
+    const eventEnd = out.length
+    out.ascii(',"prev":"')
+    out.ascii(prev)
+    out.ascii('","seq":')
+    out.ascii(String(seq))
+    out.byte(0x7d) // }
+    const end = out.length
+    const hash = this.#hex.entryBytesHex(out.bytes, start, end)
+    if (hash.length !== 64) {
+      out.length = start
+      throw new TypeError('AuditChain: the hasher must return 64 hex digits')
+    }
+    // then the line over the same bytes: drop the prefix byte, and open a gap for the hash member before the
+    // ,"prev":…,"seq":…} suffix, which the line shares with the hash input
+    out.reserve(HASH_MEMBER_BYTES)
+    const bytes = out.bytes
+    bytes.copyWithin(start, start + 1, eventEnd)
+    bytes.copyWithin(eventEnd - 1 + HASH_MEMBER_BYTES, eventEnd, end)
+    out.length = eventEnd - 1
+    out.ascii(',"hash":"')
+    out.ascii(hash)
+    out.byte(0x22) // "
+    out.length = end - 1 + HASH_MEMBER_BYTES
+    out.byte(0x0a)
+    this.#frontier.append(hash)
+    this.#next = seq + 1
+    this.#last = hash
   }
 
   /** A checkpoint of everything appended so far, signed when a signer is configured. */
@@ -250,12 +339,12 @@ export class AuditChain {
     const unsigned = {
       origin: this.origin,
       size: this.#next,
-      root: toBase64(this.#frontier.root()),
+      root: toBase64(hexToBytes(this.#frontier.root())),
       last: this.#last,
       time: new Date(now).toISOString(),
       reason,
     }
-    const frontier = this.#frontier.nodes.map((node) => platform.hex(node))
+    const frontier = [...this.#frontier.nodes]
     const signer = this.#signer
     if (signer === undefined) return { ...unsigned, frontier, alg: 'none' }
     const sig = toBase64(signer.sign(platform.utf8Encode(checkpointBody(unsigned))))
@@ -278,6 +367,9 @@ export function fromBase64(text: string): Uint8Array {
 export function hexToBytes(text: string): Uint8Array {
   if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) throw new TypeError('not hex')
   const out = new Uint8Array(text.length / 2)
-  for (let index = 0; index < out.length; index++) out[index] = Number.parseInt(text.slice(index * 2, index * 2 + 2), 16)
+  for (let index = 0; index < out.length; index++) out[index] = (nibble(text.charCodeAt(index * 2)) << 4) | nibble(text.charCodeAt(index * 2 + 1))
   return out
 }
+
+// the value of a hex digit already checked by the caller: 0-9, A-F or a-f
+const nibble = (code: number): number => (code <= 0x39 ? code - 0x30 : (code | 0x20) - 0x57)

@@ -119,6 +119,67 @@ export class MerkleFrontier {
   }
 }
 
+/**
+ * The same tree as {@link MerkleFrontier}, with hashes as lowercase hex strings: the log's hot path hashes to hex
+ * (cheaper than allocating a byte array per digest on node) and stores hex in checkpoints anyway.
+ *
+ * @example
+ * ```ts
+ * const tree = new HexMerkleFrontier((left, right) => hex(merkleNodeHash(bytes(left), bytes(right))))
+ * tree.append(entryHashHex)
+ * const root = tree.root()
+ * ```
+ */
+export class HexMerkleFrontier {
+  #size: number
+  /** Subtree roots, largest first, as in {@link MerkleFrontier}. */
+  readonly #nodes: string[]
+  readonly #nodeHex: (left: string, right: string) => string
+
+  /** `nodeHex` must compute {@link merkleNodeHash} over the decoded hashes and return it as lowercase hex. */
+  constructor(nodeHex: (left: string, right: string) => string, size = 0, nodes: readonly string[] = []) {
+    if (!Number.isSafeInteger(size) || size < 0) throw new TypeError('HexMerkleFrontier: bad size')
+    if (popcount(size) !== nodes.length) throw new TypeError('HexMerkleFrontier: node count does not match size')
+    for (const node of nodes) if (!HEX64.test(node)) throw new TypeError('HexMerkleFrontier: nodes must be 64 lowercase hex digits')
+    this.#nodeHex = nodeHex
+    this.#size = size
+    this.#nodes = [...nodes]
+  }
+
+  get size(): number {
+    return this.#size
+  }
+
+  /** The perfect subtree roots, largest first. */
+  get nodes(): readonly string[] {
+    return this.#nodes
+  }
+
+  append(leafHex: string): void {
+    let node = leafHex
+    // merge equal-sized subtrees: one merge per trailing one-bit of the old size
+    let size = this.#size
+    while (size % 2 === 1) {
+      node = this.#nodeHex(this.#nodes.pop() as string, node)
+      size = Math.floor(size / 2)
+    }
+    this.#nodes.push(node)
+    this.#size++
+  }
+
+  /** The tree hash, hex (SHA-256 of nothing for the empty tree). */
+  root(): string {
+    const nodes = this.#nodes
+    if (nodes.length === 0) return EMPTY_ROOT
+    let root = nodes[nodes.length - 1] as string
+    for (let index = nodes.length - 2; index >= 0; index--) root = this.#nodeHex(nodes[index] as string, root)
+    return root
+  }
+}
+
+const HEX64 = /^[0-9a-f]{64}$/
+const EMPTY_ROOT = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+
 function popcount(value: number): number {
   let count = 0
   while (value > 0) {

@@ -11,6 +11,7 @@ import type { SignalHub } from '../auth/signals.js'
 import type { Authenticator, ContinuousCheck } from '../spec/auth.js'
 import type { PolicyDecisionPoint } from '../spec/policy.js'
 import type { FieldProtector } from '../spec/protection.js'
+import { composeProtectors } from './protectors.js'
 
 /** Audit configuration: a sink, several sinks, an emitter, or emitter options. */
 export type AuditOption =
@@ -36,8 +37,11 @@ export interface WardenOptions {
   readonly policy: PolicyDecisionPoint
   /** Where audit events go. Required: every decision is recorded. */
   readonly audit: AuditOption
-  /** Field encryption, blind indexes and record integrity. */
-  readonly encryption?: FieldProtector
+  /**
+   * Field encryption, blind indexes and record integrity (`fieldEncryption`), vector encryption (`vectorEncryption`),
+   * or several of them: protect runs in the given order, unprotect in reverse.
+   */
+  readonly encryption?: FieldProtector | readonly FieldProtector[]
   /** Checks run on every call of every session (revocation, risk, ...). */
   readonly checks?: readonly ContinuousCheck[]
   /**
@@ -126,7 +130,7 @@ const optionsSchema = z.object({
   authenticators: z.union([authenticatorSchema, z.array(authenticatorSchema).min(1, 'at least one authenticator is required')]),
   policy: policySchema,
   audit: z.custom<AuditOption>((value) => isObject(value) || Array.isArray(value), { message: 'audit is required: a sink, sinks or an emitter' }),
-  encryption: protectorSchema.optional(),
+  encryption: z.union([protectorSchema, z.array(protectorSchema).min(1)]).optional(),
   checks: z.array(checkSchema).optional(),
   signals: z
     .custom<SignalHub>((value) => hasFunction(value, 'apply') && isObject((value as { check?: unknown }).check), {
@@ -182,7 +186,7 @@ export function resolveConfig(options: WardenOptions): ResolvedConfig {
     authenticators,
     policy: options.policy,
     audit: resolveAudit(options.audit),
-    protector: options.encryption,
+    protector: options.encryption === undefined ? undefined : composeProtectors(Array.isArray(options.encryption) ? options.encryption : [options.encryption as FieldProtector]),
     checks: options.signals && !(options.checks ?? []).includes(options.signals.check) ? [...(options.checks ?? []), options.signals.check] : (options.checks ?? []),
     signals: options.signals,
     analytics: options.analytics,

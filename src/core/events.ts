@@ -52,6 +52,18 @@ export function errorOf(error: unknown): NonNullable<DecisionEventData['error']>
   return { code: 'ERR_INTERNAL', reason: 'unexpected', message: 'an unexpected error occurred' }
 }
 
+let lastTime = Number.NaN
+let lastIso = ''
+
+/** RFC 3339 time of a ms timestamp; calls within the same millisecond share the string. */
+function isoTime(now: number): string {
+  if (now !== lastTime) {
+    lastTime = now
+    lastIso = new Date(now).toISOString()
+  }
+  return lastIso
+}
+
 /** Wraps event data in a CloudEvents 1.0 envelope. */
 export function envelope(source: string, type: string, now: number, subject: string | undefined, data: DecisionEventData): AuditEvent {
   const event: { -readonly [K in keyof AuditEvent]: AuditEvent[K] } = {
@@ -59,7 +71,7 @@ export function envelope(source: string, type: string, now: number, subject: str
     id: globalThis.crypto.randomUUID(),
     source,
     type,
-    time: new Date(now).toISOString(),
+    time: isoTime(now),
     datacontenttype: 'application/json',
     data,
   }

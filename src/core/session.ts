@@ -6,7 +6,7 @@ import { assertPositiveFilter, canonicalFilter, evaluateFilter, filterFields, fi
 import type { AdapterCapabilitiesV1 } from '../spec/adapter.js'
 import type { AuditEvent, DecisionEventData } from '../spec/audit.js'
 import type { Authenticator, Principal, RequestContext, SessionInfo } from '../spec/auth.js'
-import type { FilterInput, FilterNode } from '../spec/filter.js'
+import type { FilterInput, FilterNode, FilterOperator } from '../spec/filter.js'
 import type { Action, Decision, FieldSet, Obligations } from '../spec/policy.js'
 import type { FieldProtector, ProtectionContext, UnprotectedRecord } from '../spec/protection.js'
 import type { CollectionInfo, Distance, FetchedRecord, JsonValue, Metadata } from '../spec/records.js'
@@ -602,7 +602,7 @@ export class Session {
       await adapter.doCreateCollection({
         name: scope.collection,
         dimension: options.dimension,
-        distance,
+        distance: this.#protector(scope.collection)?.storeDistance?.(scope.collection, distance) ?? distance,
         indexedFields,
         tenantField: o.tenantField,
         signal: options.signal,
@@ -849,7 +849,7 @@ export class Session {
   }
 
   #isReserved(collection: string, protector: FieldProtector | undefined): (field: string) => boolean {
-    if (protector === undefined) return (field) => field.startsWith(RESERVED_PREFIX)
+    if (protector === undefined) return isWardenField
     const reserved = new Set(protector.reservedFields(collection))
     return (field) => field.startsWith(RESERVED_PREFIX) || reserved.has(field)
   }
@@ -902,21 +902,22 @@ export class Session {
       else original = null
     }
     const effective = nestFilters(o.rowFilter, caller)
+    // the enforced filter alone is the common case; what is derived from it is kept per filter object
+    const facts = effective === o.rowFilter ? factsOf(effective) : undefined
     const supported = config.adapter.capabilities.filterOperators
     if (effective !== null) {
-      for (const operator of filterOperators(effective)) {
+      for (const operator of facts?.operators ?? filterOperators(effective)) {
         if (!supported.includes(operator)) {
           throw new InputError(`this backend cannot evaluate ${operator}; refused rather than unfiltered`, { path: 'filter', reason: 'unsupported_operator' })
         }
       }
     }
-    const nothing = matchesNothing(effective)
     return {
       effective: effective ?? undefined,
       enforced: o.rowFilter,
       recheck: original,
-      nothing,
-      hash: hashFilter(canonicalFilter(effective)),
+      nothing: facts?.nothing ?? matchesNothing(effective),
+      hash: facts?.hash ?? hashFilter(canonicalFilter(effective)),
     }
   }
 
@@ -971,17 +972,26 @@ export class Session {
   ): Promise<WardenReadRecord[]> {
     const enforced = plan.enforced
     let kept: readonly FetchedRecord[] = records
+    let first = -1
     if (enforced !== null) {
-      const inScope: FetchedRecord[] = []
+      for (let i = 0; i < records.length; i++) {
+        if (!evaluateFilter(enforced, (records[i] as FetchedRecord).metadata)) {
+          first = i
+          break
+        }
+      }
+    }
+    if (enforced !== null && first >= 0) {
+      // something escaped the row filter: the store is wrong or lying; keep what is in scope, alarm on the rest
+      const inScope: FetchedRecord[] = records.slice(0, first)
       const escaped: { id: string; reason: string }[] = []
-      for (const record of records) {
+      for (let i = first; i < records.length; i++) {
+        const record = records[i] as FetchedRecord
         if (evaluateFilter(enforced, record.metadata)) inScope.push(record)
         else escaped.push({ id: record.id, reason: 'outside_row_filter' })
       }
-      if (escaped.length > 0) {
-        report.result.dropped = (report.result.dropped ?? 0) + escaped.length
-        if (alarm) this.#alarm(escaped, scope, 'reverify')
-      }
+      report.result.dropped = (report.result.dropped ?? 0) + escaped.length
+      if (alarm) this.#alarm(escaped, scope, 'reverify')
       kept = inScope
     }
     const protector = this.#protector(scope.collection)
@@ -1007,6 +1017,10 @@ export class Session {
       plain = plain.filter((record) => evaluateFilter(recheck, record.metadata as Metadata | undefined))
     }
     const isReserved = this.#isReserved(scope.collection, protector)
+    if (include === true && o.readableFields === '*' && plain.every((record) => isPresentable(record, includeVectors, isReserved))) {
+      // adapters and the protector return fresh objects: hand them over when there is nothing to take away
+      return plain as WardenReadRecord[]
+    }
     const out: WardenReadRecord[] = new Array(plain.length)
     for (let i = 0; i < plain.length; i++) {
       const record = plain[i] as UnprotectedRecord & { score?: number }
@@ -1053,6 +1067,16 @@ export class Session {
   }
 }
 
+const isWardenField = (field: string): boolean => field.startsWith(RESERVED_PREFIX)
+
+/** Whether a record may be returned as it is: no vector unless asked for, no reserved field. */
+function isPresentable(record: UnprotectedRecord, includeVectors: boolean, isReserved: (field: string) => boolean): boolean {
+  if (!includeVectors && record.vector !== undefined) return false
+  const metadata = record.metadata
+  if (metadata !== undefined) for (const field in metadata) if (isReserved(field)) return false
+  return true
+}
+
 /** Metadata after a patch: `null` removes a field; reserved fields of the old record are dropped (re-derived on write). */
 function applyPatch(base: { readonly [field: string]: JsonValue }, patch: { readonly [field: string]: JsonValue }): { [field: string]: JsonValue } {
   const merged: { [field: string]: JsonValue } = {}
@@ -1062,6 +1086,27 @@ function applyPatch(base: { readonly [field: string]: JsonValue }, patch: { read
     else merged[field] = value
   }
   return merged
+}
+
+/** What the pipeline derives from a filter object: its operators, whether it matches nothing, its hash. */
+interface FilterFacts {
+  readonly operators: ReadonlySet<FilterOperator>
+  readonly nothing: boolean
+  readonly hash: string
+}
+
+const NO_FILTER: FilterFacts = { operators: new Set(), nothing: false, hash: hashFilter(canonicalFilter(null)) }
+const filterFacts = new WeakMap<FilterNode, FilterFacts>()
+
+// filters are immutable values: policies hand out the same row-filter object again and again
+function factsOf(node: FilterNode | null): FilterFacts {
+  if (node === null) return NO_FILTER
+  let facts = filterFacts.get(node)
+  if (facts === undefined) {
+    facts = { operators: filterOperators(node), nothing: matchesNothing(node), hash: hashFilter(canonicalFilter(node)) }
+    filterFacts.set(node, facts)
+  }
+  return facts
 }
 
 interface FilterPlan {

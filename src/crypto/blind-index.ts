@@ -4,6 +4,7 @@ import type { Platform } from '../platform/index.js'
 import type { FilterScalar } from '../spec/filter.js'
 import type { JsonValue } from '../spec/records.js'
 import { framed } from './bytes.js'
+import { PrefixedHmac, padToBlock } from './sha256.js'
 
 /** Prefix of the reserved sibling field holding a field's blind index: `_vw_bi_<field>`. */
 export const BLIND_INDEX_PREFIX = '_vw_bi_'
@@ -20,10 +21,41 @@ function scalarText(value: FilterScalar): string {
   return value ? 'b1' : 'b0'
 }
 
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+/** base64url without padding of `bytes[0 .. length)`; tokens are at most 8 bytes, too short for a native call to pay. */
+function shortBase64url(bytes: Uint8Array, length: number): string {
+  let out = ''
+  for (let i = 0; i < length; i += 3) {
+    const a = bytes[i] as number
+    const b = i + 1 < length ? (bytes[i + 1] as number) : 0
+    const c = i + 2 < length ? (bytes[i + 2] as number) : 0
+    out += BASE64URL[a >>> 2] as string
+    out += BASE64URL[((a & 0x03) << 4) | (b >>> 4)] as string
+    if (i + 1 < length) out += BASE64URL[((b & 0x0f) << 2) | (c >>> 6)] as string
+    if (i + 2 < length) out += BASE64URL[c & 0x3f] as string
+  }
+  return out
+}
+
 /**
- * Computes tokens for one field under one key: `keyId.base64url(HMAC-SHA256(key, frame(label, collection,
- * field) ‖ frame(type ‖ value)) truncated to bits)`. The key id in the token keeps tokens of two keys apart
- * during a rotation.
+ * The message prefix of one field's tokens: frame(label) ‖ frame(collection) ‖ frame(field), zero-padded to a
+ * multiple of 64 bytes (the prefix is self-delimiting, so the zeros are unambiguous) so that HMAC can absorb it once.
+ *
+ * @example
+ * ```ts
+ * const prefix = blindIndexPrefix(platform, 'docs', 'email') // 64 bytes
+ * ```
+ */
+export function blindIndexPrefix(platform: Platform, collection: string, field: string): Uint8Array {
+  return padToBlock(framed([platform.utf8Encode(LABEL), platform.utf8Encode(collection), platform.utf8Encode(field)]))
+}
+
+/**
+ * Computes tokens for one field under one key: `keyId.base64url(HMAC-SHA256(key, pad64(frame(label, collection,
+ * field)) ‖ frame(type ‖ value)) truncated to bits)`. The key id in the token keeps tokens of two keys apart
+ * during a rotation. The key and the prefix are absorbed once per indexer; a token then costs three SHA-256 blocks
+ * for values up to 51 bytes, computed in JavaScript so every runtime produces the same token.
  *
  * @example
  * ```ts
@@ -32,18 +64,38 @@ function scalarText(value: FilterScalar): string {
  * ```
  */
 export function blindIndexer(platform: Platform, key: Uint8Array, keyId: string, collection: string, field: string, bits: number): (value: FilterScalar) => string {
-  const prefix = framed([platform.utf8Encode(LABEL), platform.utf8Encode(collection), platform.utf8Encode(field)])
+  const hmac = new PrefixedHmac(key, blindIndexPrefix(platform, collection, field))
   const length = Math.ceil(bits / 8)
   const mask = (0xff << (length * 8 - bits)) & 0xff
+  const head = `${keyId}.`
+  const digest = new Uint8Array(32)
+  let scratch = new Uint8Array(256)
   return (value) => {
-    const text = platform.utf8Encode(scalarText(value))
-    const data = new Uint8Array(prefix.length + 4 + text.length)
-    data.set(prefix, 0)
-    new DataView(data.buffer).setUint32(prefix.length, text.length)
-    data.set(text, prefix.length + 4)
-    const token = platform.hmacSha256(key, data).slice(0, length)
-    token[length - 1] = (token[length - 1] as number) & mask
-    return `${keyId}.${platform.base64urlEncode(token)}`
+    const text = scalarText(value)
+    let size = text.length
+    if (4 + 3 * size > scratch.length) scratch = new Uint8Array(4 + 3 * size)
+    // ASCII is its own UTF-8: written directly; anything else goes through the platform's encoder
+    let ascii = true
+    for (let i = 0; i < size; i++) {
+      const code = text.charCodeAt(i)
+      if (code > 0x7f) {
+        ascii = false
+        break
+      }
+      scratch[4 + i] = code
+    }
+    if (!ascii) {
+      const encoded = platform.utf8Encode(text)
+      size = encoded.length
+      scratch.set(encoded, 4)
+    }
+    scratch[0] = size >>> 24
+    scratch[1] = (size >>> 16) & 0xff
+    scratch[2] = (size >>> 8) & 0xff
+    scratch[3] = size & 0xff
+    hmac.mac(scratch, 4 + size, digest, 0)
+    digest[length - 1] = (digest[length - 1] as number) & mask
+    return head + shortBase64url(digest, length)
   }
 }
 

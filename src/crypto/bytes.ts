@@ -37,3 +37,22 @@ export function isWellFormed(text: string): boolean {
 
 /** Strings that name keys: short, printable, no `.` (the separator of MAC and blind-index strings). */
 export const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
+
+const SEXTETS = (() => {
+  const table = new Int16Array(128).fill(256)
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  for (let i = 0; i < alphabet.length; i++) table[alphabet.charCodeAt(i)] = i
+  return table
+})()
+
+/**
+ * The value of a base64url character, or 256 (a bit no value has) when the code is not one.
+ *
+ * @example
+ * ```ts
+ * base64urlValue('_'.charCodeAt(0)) // 63
+ * ```
+ */
+export function base64urlValue(code: number): number {
+  return code < 128 ? (SEXTETS[code] as number) : 256
+}

@@ -109,6 +109,25 @@ export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope | EnvelopeProbl
  * ```
  */
 export function envelopePlace(platform: Platform, tenant: string, collection: string, recordId: string): Uint8Array {
+  const prefix = envelopePlacePrefix(platform, tenant, collection)
+  const id = platform.utf8Encode(recordId)
+  const place = new Uint8Array(prefix.length + 4 + id.length)
+  place.set(prefix, 0)
+  writeLength(place, prefix.length, id.length)
+  place.set(id, prefix.length + 4)
+  return place
+}
+
+/**
+ * The place up to the record: frame(label) ‖ frame(tenant) ‖ frame(collection), cached per platform, tenant and
+ * collection (at most 1024 entries).
+ *
+ * @example
+ * ```ts
+ * const prefix = envelopePlacePrefix(platform, 'acme', 'docs')
+ * ```
+ */
+export function envelopePlacePrefix(platform: Platform, tenant: string, collection: string): Uint8Array {
   let byCollection = placePrefixes.get(platform)
   if (byCollection === undefined) {
     byCollection = new Map()
@@ -121,12 +140,7 @@ export function envelopePlace(platform: Platform, tenant: string, collection: st
     if (byCollection.size >= 1024) byCollection.clear()
     byCollection.set(prefixKey, prefix)
   }
-  const id = platform.utf8Encode(recordId)
-  const place = new Uint8Array(prefix.length + 4 + id.length)
-  place.set(prefix, 0)
-  writeLength(place, prefix.length, id.length)
-  place.set(id, prefix.length + 4)
-  return place
+  return prefix
 }
 
 const placePrefixes = new WeakMap<Platform, Map<string, Uint8Array>>()

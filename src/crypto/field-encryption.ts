@@ -9,10 +9,21 @@ import type { FieldProtector, PlainRecord, ProtectionContext, UnprotectedRecord,
 import type { FetchedRecord, JsonValue, Metadata, MetadataValue } from '../spec/records.js'
 import { BLIND_INDEX_PREFIX, blindIndexer, DEFAULT_BLIND_INDEX_BITS, indexedScalars } from './blind-index.js'
 import { framed, isWellFormed } from './bytes.js'
-import { ENVELOPE_KEY_CHARS, ENVELOPE_PREFIX, envelopeAad, envelopeHeader, envelopePlace, parseEnvelope, SALT_LENGTH } from './envelope.js'
+import { ENVELOPE_KEY_CHARS, ENVELOPE_PREFIX, ENVELOPE_VERSION, envelopeHeader, envelopePlacePrefix, parseEnvelope, SALT_LENGTH, SCOPE_KIND_BYTE } from './envelope.js'
 import { type KeyScope, Keyring } from './keyring.js'
-import { fieldsToken as encodeFieldsToken, parseRecordMac, RECORD_MAC_FIELD, RECORD_MAC_PREFIX, recordMacInput } from './record-mac.js'
-import { SUITES, type SuiteName } from './suites.js'
+import {
+  decodeMacTag,
+  encodeMacText,
+  fieldsToken as encodeFieldsToken,
+  parseRecordMac,
+  RECORD_MAC_FIELD,
+  RECORD_MAC_PREFIX,
+  recordMacPrefix,
+  recordMacSuffix,
+  writeMacSuffix,
+} from './record-mac.js'
+import { PrefixedHmac } from './sha256.js'
+import { SUITES, type SuiteName, suiteById, TAG_LENGTH } from './suites.js'
 
 /** Where an envelope belongs: what its AAD binds besides its own header. */
 export interface EnvelopePlace {
@@ -166,6 +177,16 @@ class RandomPool {
     this.#offset += length
     return out
   }
+  /** Writes `length` fresh random bytes into `target` at `offset`, without an intermediate array. */
+  takeInto(target: Uint8Array, offset: number, length: number): void {
+    if (this.#offset + length > this.#pool.length) {
+      this.#pool = this.platform.randomBytes(4096)
+      this.#offset = 0
+    }
+    target.set(this.#pool.subarray(this.#offset, this.#offset + length), offset)
+    this.#pool.fill(0, this.#offset, this.#offset + length)
+    this.#offset += length
+  }
 }
 
 const ENCODED_FIELD_CACHE_LIMIT = 4096
@@ -194,8 +215,26 @@ export class FieldEncryption implements FieldProtector {
   readonly #subkeys = new Map<string, Uint8Array>()
   #subkeysRevision = -1
   /** The current write subkey of each scope under the current salt. */
-  readonly #writeKeys = new Map<string, { readonly keyId: string; readonly key: Uint8Array }>()
+  readonly #writeKeys = new Map<string, { readonly keyId: string; readonly key: Uint8Array; readonly header: Uint8Array; readonly nonceLength: number }>()
   #writeKeysRevision = -1
+  /** Record MAC states (key and shared prefix absorbed) and blind indexers; dropped with the subkeys. */
+  readonly #macStates = new Map<string, MacState>()
+  readonly #indexers = new Map<string, (value: FilterScalar) => string>()
+  /** The subkey of the envelope read last: the envelopes of a batch nearly always share it. */
+  #lastRead: { readonly keyId: string; readonly key: Uint8Array; readonly revision: number; readonly scopeValue: string; readonly head: string } | undefined
+  /**
+   * Scratch buffers of the per-record work: the AAD (the record's place, then one field's frame and header), the
+   * record MAC's input and tags. Protecting and unprotecting run synchronously, so one set per protector suffices.
+   */
+  #aad = new Uint8Array(1024)
+  readonly #macScratch = new Uint8Array(1024)
+  readonly #macOut = new Uint8Array(32)
+  /** Results of the last #open / #decrypt, handed over in fields rather than in an object per field. */
+  #openedString = ''
+  #openedValue: JsonValue = null
+  #failure = ''
+  #lastMac: VerifiedMac | undefined
+  readonly #storedTag = new Uint8Array(32)
 
   constructor(config: FieldEncryptionConfig) {
     const parsed = configSchema.safeParse(config)
@@ -256,7 +295,7 @@ export class FieldEncryption implements FieldProtector {
     const tenant = this.#tenantOf(resolved, context, input as Metadata)
     if (resolved.scope === 'tenant' && tenant === undefined) throw new InputError('a tenant-scoped collection needs the tenant of the record', { path: `${path}.metadata`, reason: 'tenant_required' })
     const scope = this.#scope(resolved, context.collection, tenant)
-    const place = envelopePlace(this.#platform, tenant ?? '', context.collection, record.id)
+    let placeLength = -1
     const metadata: Record<string, MetadataValue> = {}
     for (const field of Object.keys(input)) {
       const value = input[field]
@@ -265,7 +304,8 @@ export class FieldEncryption implements FieldProtector {
       if (value === undefined) continue
       if (resolved.encrypt.has(field)) {
         if (!isJson(value, 0)) throw new InputError('an encrypted field must hold JSON (finite numbers, plain objects)', { path: fieldPath, reason: 'metadata_type' })
-        metadata[field] = this.#encrypt(resolved, scope, place, field, value)
+        if (placeLength < 0) placeLength = this.#writePlace(tenant ?? '', context.collection, record.id)
+        metadata[field] = this.#encrypt(resolved, scope, placeLength, field, value)
         const index = resolved.indexes.get(field)
         if (index !== undefined) {
           const tokenOf = this.#indexer(resolved, scope, undefined, field, index.bits)
@@ -366,7 +406,7 @@ export class FieldEncryption implements FieldProtector {
     const tenant = place.tenant === '' ? undefined : place.tenant
     if (resolved.scope === 'tenant' && tenant === undefined) throw new InputError('a tenant-scoped collection needs a tenant', { path: place.field, reason: 'tenant_required' })
     const scope = this.#scope(resolved, place.collection, tenant)
-    return this.#encrypt(resolved, scope, envelopePlace(this.#platform, tenant ?? '', place.collection, place.recordId), place.field, value)
+    return this.#encrypt(resolved, scope, this.#writePlace(tenant ?? '', place.collection, place.recordId), place.field, value)
   }
 
   /**
@@ -383,9 +423,9 @@ export class FieldEncryption implements FieldProtector {
     if (typeof envelope !== 'string') throw new TypeError('decryptValue needs an envelope string')
     if (!envelope.startsWith(ENVELOPE_PREFIX)) throw new IntegrityError('not an envelope', { reason: 'envelope_malformed' })
     const tenant = place.tenant === '' ? undefined : place.tenant
-    const result = this.#decrypt(envelope, envelopePlace(this.#platform, tenant ?? '', place.collection, place.recordId), place.field, place.collection, tenant, new Set())
-    if (typeof result === 'string') throw new IntegrityError('the envelope does not verify at this place', { reason: result })
-    return result.value
+    const result = this.#decrypt(envelope, this.#writePlace(tenant ?? '', place.collection, place.recordId), place.field, place.collection, tenant, new Set())
+    if (result === FAILED) throw new IntegrityError('the envelope does not verify at this place', { reason: this.#failure })
+    return result
   }
 
   /** Unprotects one record; a failure reason instead when any check fails. Used by re-encryption too. */
@@ -431,18 +471,11 @@ export class FieldEncryption implements FieldProtector {
     const metadata = record.metadata
     if (resolved === undefined || metadata === undefined) return record as UnprotectedRecord
     const tenant = this.#tenantOf(resolved, context, metadata)
-    const mac = parseRecordMac(this.#platform, metadata[RECORD_MAC_FIELD], this.#macFieldLists)
-    if (mac === undefined) return metadata[RECORD_MAC_FIELD] === undefined ? 'record_mac_missing' : 'record_mac_malformed'
-    try {
-      const macScope = this.#scopeOfKind(mac.scopeKind, context.collection, tenant)
-      const expected = this.#macTag(macScope, tenant, context.collection, record.id, mac.fields, mac.fieldsToken, metadata, mac.keyId).tag
-      if (!this.#platform.timingSafeEqual(expected, this.#platform.base64urlDecode(mac.tag))) return 'record_mac_mismatch'
-    } catch (error) {
-      return IntegrityError.isInstance(error) ? error.reason : 'record_mac_mismatch'
-    }
+    const mac = this.#verifyMac(metadata[RECORD_MAC_FIELD], tenant, context.collection, record.id, metadata)
+    if (typeof mac === 'string') return mac
     keys.add(mac.keyId)
     const covered = mac.fieldSet
-    let place: Uint8Array | undefined
+    let placeLength = -1
     const out: Record<string, JsonValue> = {}
     for (const field of Object.keys(metadata)) {
       const value = metadata[field] as MetadataValue
@@ -459,12 +492,46 @@ export class FieldEncryption implements FieldProtector {
         if (resolved.redaction !== 'omit') out[field] = resolved.redaction.marker
         continue
       }
-      place ??= envelopePlace(this.#platform, tenant ?? '', context.collection, record.id)
-      const plain = this.#decrypt(value as string, place, field, context.collection, tenant, keys)
-      if (typeof plain === 'string') return plain
-      out[field] = plain.value
+      if (placeLength < 0) placeLength = this.#writePlace(tenant ?? '', context.collection, record.id)
+      const plain = this.#decrypt(value as string, placeLength, field, context.collection, tenant, keys)
+      if (plain === FAILED) return this.#failure
+      out[field] = plain
     }
-    return { id: record.id, ...(record.vector !== undefined ? { vector: record.vector } : {}), metadata: out }
+    return record.vector !== undefined ? { id: record.id, vector: record.vector, metadata: out } : { id: record.id, metadata: out }
+  }
+
+  /**
+   * Verifies a record's MAC string; the parsed MAC, or the failure reason. The parse and the HMAC state of the
+   * MAC before are reused when this one has the same scope, key, tenant, collection and field list (the text
+   * around the tag is then identical), which is nearly always the case within a batch.
+   */
+  #verifyMac(text: MetadataValue | undefined, tenant: string | undefined, collection: string, recordId: string, metadata: Metadata): VerifiedMac | string {
+    if (typeof text !== 'string') return text === undefined ? 'record_mac_missing' : 'record_mac_malformed'
+    let verified = this.#lastMac
+    if (
+      verified === undefined ||
+      verified.revision !== this.keyring.revision ||
+      verified.tenant !== tenant ||
+      verified.collection !== collection ||
+      text.length !== verified.length ||
+      !text.startsWith(verified.head) ||
+      !text.endsWith(verified.tail)
+    ) {
+      const mac = parseRecordMac(this.#platform, text, this.#macFieldLists)
+      if (mac === undefined) return 'record_mac_malformed'
+      try {
+        const state = this.#macState(this.#scopeOfKind(mac.scopeKind, collection, tenant), tenant ?? '', collection, mac.fieldsToken, mac.keyId)
+        const head = `${RECORD_MAC_PREFIX}${mac.scopeKind === 'tenant' ? 't' : 'c'}.${mac.keyId}.`
+        const tail = `.${mac.fieldsToken}`
+        verified = { head, tail, length: text.length, revision: this.keyring.revision, tenant, collection, keyId: mac.keyId, fields: mac.fields, fieldSet: mac.fieldSet, state }
+      } catch (error) {
+        return IntegrityError.isInstance(error) ? error.reason : 'record_mac_mismatch'
+      }
+      this.#lastMac = verified
+    }
+    const expected = this.#macOf(verified.state, recordId, verified.fields, metadata)
+    if (!decodeMacTag(text, verified.head.length, this.#storedTag) || !equalTags(expected, this.#storedTag)) return 'record_mac_mismatch'
+    return verified
   }
 
   #tenantOf(resolved: Resolved, context: ProtectionContext, metadata: { readonly [field: string]: unknown }): string | undefined {
@@ -494,7 +561,58 @@ export class FieldEncryption implements FieldProtector {
     return frame
   }
 
-  #encrypt(resolved: Resolved, scope: KeyScope, place: Uint8Array, field: string, value: JsonValue): string {
+  /** The AAD scratch with room for `length` bytes, keeping what it holds (the place of the record being worked on). */
+  #aadRoom(length: number): Uint8Array {
+    if (length > this.#aad.length) {
+      const grown = new Uint8Array(Math.max(length, 2 * this.#aad.length))
+      grown.set(this.#aad)
+      this.#aad = grown
+    }
+    return this.#aad
+  }
+
+  /**
+   * Writes a record's place ({@link envelopePlace}: label, tenant, collection, record id, each framed) at the start
+   * of the AAD scratch; returns its length. The envelopes of the record then append field and header after it.
+   */
+  #writePlace(tenant: string, collection: string, recordId: string): number {
+    const prefix = envelopePlacePrefix(this.#platform, tenant, collection)
+    let aad = this.#aadRoom(prefix.length + 4 + 3 * recordId.length)
+    aad.set(prefix, 0)
+    const start = prefix.length + 4
+    let length = recordId.length
+    let ascii = true
+    for (let i = 0; i < length; i++) {
+      const code = recordId.charCodeAt(i)
+      if (code > 0x7f) {
+        ascii = false
+        break
+      }
+      aad[start + i] = code
+    }
+    if (!ascii) {
+      const encoded = this.#platform.utf8Encode(recordId)
+      length = encoded.length
+      aad = this.#aadRoom(start + length)
+      aad.set(encoded, start)
+    }
+    writeLength(aad, prefix.length, length)
+    return start + length
+  }
+
+  /** Appends frame(field) ‖ frame(header) after the place in the AAD scratch; returns the AAD ({@link envelopeAad}). */
+  #fieldAad(placeLength: number, field: string, header: Uint8Array, headerLength: number): Uint8Array {
+    const frame = this.#fieldFrame(field)
+    const length = placeLength + frame.length + 4 + headerLength
+    const aad = this.#aadRoom(length)
+    aad.set(frame, placeLength)
+    writeLength(aad, placeLength + frame.length, headerLength)
+    const at = placeLength + frame.length + 4
+    for (let i = 0; i < headerLength; i++) aad[at + i] = header[i] as number
+    return aad.subarray(0, length)
+  }
+
+  #encrypt(resolved: Resolved, scope: KeyScope, placeLength: number, field: string, value: JsonValue): string {
     if (++this.#saltUses > this.#encryptionsPerSalt) {
       // a fresh salt means a fresh subkey: no subkey ever sees more random nonces than this bound
       this.#salt = this.#random.take(SALT_LENGTH)
@@ -508,47 +626,95 @@ export class FieldEncryption implements FieldProtector {
     const scopeKey = scope.kind === 'tenant' ? `t${scope.tenant}` : `c${scope.collection}`
     let derived = this.#writeKeys.get(scopeKey)
     if (derived === undefined) {
-      derived = this.keyring.deriveKey('field-encryption', scope, { salt: this.#salt })
+      const { keyId, key } = this.keyring.deriveKey('field-encryption', scope, { salt: this.#salt })
+      const nonceLength = SUITES[resolved.suite].nonceLength
+      // the header up to the nonce is the same for every envelope under this subkey; the nonce is drawn into it
+      derived = { keyId, key, header: envelopeHeader(resolved.suite, scope.kind, keyId, this.#salt, new Uint8Array(nonceLength)), nonceLength }
       this.#writeKeys.set(scopeKey, derived)
     }
-    const { keyId, key } = derived
-    const nonce = this.#random.take(SUITES[resolved.suite].nonceLength)
-    const header = envelopeHeader(resolved.suite, scope.kind, keyId, this.#salt, nonce)
-    const aad = envelopeAad(header, place, this.#fieldFrame(field))
-    const sealed = this.#platform.aeadSeal(resolved.suite, key, nonce, this.#platform.utf8Encode(JSON.stringify(value)), aad)
-    const bytes = new Uint8Array(header.length + sealed.length)
-    bytes.set(header)
-    bytes.set(sealed, header.length)
-    return ENVELOPE_PREFIX + this.#platform.base64urlEncode(bytes)
+    const { key, header, nonceLength } = derived
+    const nonceStart = header.length - nonceLength
+    this.#random.takeInto(header, nonceStart, nonceLength)
+    const aad = this.#fieldAad(placeLength, field, header, header.length)
+    return ENVELOPE_PREFIX + this.#platform.aeadSealText(resolved.suite, key, header.subarray(nonceStart), encodeValue(value), aad, header)
   }
 
-  #decrypt(text: string, place: Uint8Array, field: string, collection: string, tenant: string | undefined, keys: Set<string>): { value: JsonValue } | string {
+  /** Decrypts one envelope of the record whose place is at the start of the AAD scratch. */
+  /** Decrypts one envelope; {@link FAILED} with the reason in `#failure` when it does not verify (no wrapper object per field). */
+  #decrypt(text: string, placeLength: number, field: string, collection: string, tenant: string | undefined, keys: Set<string>): JsonValue | typeof FAILED {
+    const value = this.#open(text, placeLength, field, collection, tenant, keys)
+    if (typeof value === 'string') {
+      this.#failure = value
+      return FAILED
+    }
+    return value === OPENED_STRING ? this.#openedString : this.#openedValue
+  }
+
+  #open(text: string, placeLength: number, field: string, collection: string, tenant: string | undefined, keys: Set<string>): string | typeof OPENED_STRING | typeof OPENED_VALUE {
     let bytes: Uint8Array
     try {
-      bytes = this.#platform.base64urlDecode(text.slice(ENVELOPE_PREFIX.length))
+      bytes = this.#platform.base64urlDecodeView(text.slice(ENVELOPE_PREFIX.length))
     } catch {
       return 'envelope_malformed'
     }
-    const parsed = parseEnvelope(bytes)
-    if (typeof parsed === 'string') return parsed
-    if (parsed.scopeKind === 'tenant' && tenant === undefined) return 'tenant_unknown'
-    const scopeValue = parsed.scopeKind === 'tenant' ? tenant : collection
-    const cacheKey = `f${scopeValue}\u0000${text.slice(ENVELOPE_PREFIX.length, ENVELOPE_PREFIX.length + ENVELOPE_KEY_CHARS)}\u0000${parsed.keyId}`
-    let key = this.#cachedSubkey(cacheKey)
-    if (key === undefined) {
-      try {
-        key = this.keyring.deriveKey('field-encryption', this.#scopeOfKind(parsed.scopeKind, collection, tenant), { keyId: parsed.keyId, salt: parsed.salt }).key
-      } catch (error) {
-        return IntegrityError.isInstance(error) ? error.reason : 'unknown_key'
+    // the checks of parseEnvelope, without building its result object on this per-field path
+    if (bytes.length < 4 + SALT_LENGTH) return 'envelope_malformed'
+    if (bytes[0] !== ENVELOPE_VERSION) return 'envelope_version'
+    const suite = suiteById(bytes[1] as number)
+    if (suite === undefined) return 'envelope_suite'
+    const scopeByte = bytes[2]
+    const scopeKind = scopeByte === SCOPE_KIND_BYTE.collection ? 'collection' : scopeByte === SCOPE_KIND_BYTE.tenant ? 'tenant' : undefined
+    if (scopeKind === undefined) return 'envelope_malformed'
+    const keyIdStart = 4 + SALT_LENGTH
+    const keyIdLength = bytes[keyIdStart - 1] as number
+    if (keyIdLength < 1 || keyIdLength > 64) return 'envelope_malformed'
+    const nonceStart = keyIdStart + keyIdLength
+    const headerLength = nonceStart + SUITES[suite].nonceLength
+    if (bytes.length < headerLength + TAG_LENGTH) return 'envelope_malformed'
+    if (scopeKind === 'tenant' && tenant === undefined) return 'tenant_unknown'
+    const scopeValue = (scopeKind === 'tenant' ? tenant : collection) as string
+    let subkey: { readonly keyId: string; readonly key: Uint8Array }
+    const last = this.#lastRead
+    if (
+      last !== undefined &&
+      last.revision === this.keyring.revision &&
+      last.scopeValue === scopeValue &&
+      text.startsWith(last.head, ENVELOPE_PREFIX.length) &&
+      sameKeyId(bytes, keyIdStart, keyIdLength, last.keyId)
+    ) {
+      // same scope, salt (the first 28 characters) and key id as the envelope before: the same subkey
+      subkey = last
+    } else {
+      const keyId = readKeyId(bytes, keyIdStart, keyIdLength)
+      if (keyId === undefined) return 'envelope_malformed'
+      const head = text.slice(ENVELOPE_PREFIX.length, ENVELOPE_PREFIX.length + ENVELOPE_KEY_CHARS)
+      const cacheKey = `f${scopeValue}\u0000${head}\u0000${keyId}`
+      let key = this.#cachedSubkey(cacheKey)
+      if (key === undefined) {
+        try {
+          key = this.keyring.deriveKey('field-encryption', this.#scopeOfKind(scopeKind, collection, tenant), { keyId, salt: bytes.subarray(3, 3 + SALT_LENGTH) }).key
+        } catch (error) {
+          return IntegrityError.isInstance(error) ? error.reason : 'unknown_key'
+        }
+        this.#subkeys.set(cacheKey, key)
       }
-      this.#subkeys.set(cacheKey, key)
+      subkey = { keyId, key }
+      this.#lastRead = { keyId, key, revision: this.keyring.revision, scopeValue, head }
     }
-    const aad = envelopeAad(parsed.header, place, this.#fieldFrame(field))
-    const plaintext = this.#platform.aeadOpen(parsed.suite, key, parsed.nonce, parsed.sealed, aad)
+    const aad = this.#fieldAad(placeLength, field, bytes, headerLength)
+    // plain views rather than subarray(): Buffer's subarray is a JavaScript constructor call per view
+    const nonce = new Uint8Array(bytes.buffer, bytes.byteOffset + nonceStart, headerLength - nonceStart)
+    const sealed = new Uint8Array(bytes.buffer, bytes.byteOffset + headerLength, bytes.length - headerLength)
+    const plaintext = this.#platform.aeadOpen(suite, subkey.key, nonce, sealed, aad)
     if (plaintext === undefined) return 'envelope_authentication_failed'
-    keys.add(parsed.keyId)
+    keys.add(subkey.keyId)
+    if (plaintext[0] === STRING_MARKER) {
+      this.#openedString = this.#platform.utf8Decode(plaintext, 1)
+      return OPENED_STRING
+    }
     try {
-      return { value: JSON.parse(this.#platform.utf8Decode(plaintext)) as JsonValue }
+      this.#openedValue = JSON.parse(this.#platform.utf8Decode(plaintext)) as JsonValue
+      return OPENED_VALUE
     } catch {
       return 'envelope_malformed'
     }
@@ -565,37 +731,147 @@ export class FieldEncryption implements FieldProtector {
   }
 
   #cachedSubkey(cacheKey: string): Uint8Array | undefined {
-    if (this.#subkeysRevision !== this.keyring.revision || this.#subkeys.size >= 4096) {
-      this.#subkeys.clear()
-      this.#subkeysRevision = this.keyring.revision
-    }
+    this.#refreshCaches()
     return this.#subkeys.get(cacheKey)
   }
 
-  #indexer(resolved: Resolved, scope: KeyScope, keyId: string | undefined, field: string, bits: number): (value: FilterScalar) => string {
-    const derived = this.keyring.deriveKey('blind-index', scope, keyId === undefined ? {} : { keyId })
-    return blindIndexer(this.#platform, derived.key, derived.keyId, resolved.name, field, bits)
+  /** Drops every derived-key cache when the keyring changed (rotation, retirement, shredding) or they grew large. */
+  #refreshCaches(): void {
+    if (this.#subkeysRevision !== this.keyring.revision || this.#subkeys.size >= 4096) {
+      this.#subkeys.clear()
+      this.#macStates.clear()
+      this.#indexers.clear()
+      this.#subkeysRevision = this.keyring.revision
+    }
   }
 
-  #macTag(
-    scope: KeyScope,
-    tenant: string | undefined,
-    collection: string,
-    recordId: string,
-    fields: readonly string[],
-    fieldsToken: string,
-    metadata: Metadata,
-    keyId: string | undefined,
-  ): { keyId: string; tag: Uint8Array } {
-    const derived = this.#macKey(scope, keyId)
-    const data = recordMacInput(this.#platform, scope.kind, derived.keyId, tenant ?? '', collection, recordId, fieldsToken, fields, metadata)
-    return { keyId: derived.keyId, tag: this.#platform.hmacSha256(derived.key, data) }
+  /** A blind indexer, cached per scope, key (the primary when `keyId` is undefined), field and size. */
+  #indexer(resolved: Resolved, scope: KeyScope, keyId: string | undefined, field: string, bits: number): (value: FilterScalar) => string {
+    // a lookup that misses only clears stale entries; the indexers are dropped with the subkeys on key changes
+    this.#refreshCaches()
+    const cacheKey = `${scope.kind === 'tenant' ? `t${scope.tenant}` : `c${scope.collection}`}\u0000${keyId ?? ''}\u0000${resolved.name}\u0000${field}\u0000${bits}`
+    let indexer = this.#indexers.get(cacheKey)
+    if (indexer === undefined) {
+      const derived = this.keyring.deriveKey('blind-index', scope, keyId === undefined ? {} : { keyId })
+      indexer = blindIndexer(this.#platform, derived.key, derived.keyId, resolved.name, field, bits)
+      if (this.#indexers.size >= 4096) this.#indexers.clear()
+      this.#indexers.set(cacheKey, indexer)
+    }
+    return indexer
+  }
+
+  /**
+   * The HMAC state of a record MAC: the MAC key and the shared prefix of the input ({@link recordMacPrefix})
+   * absorbed once per scope, key, tenant, collection and covered-field list.
+   */
+  #macState(scope: KeyScope, tenant: string, collection: string, fieldsToken: string, keyId: string | undefined): MacState {
+    this.#refreshCaches()
+    const cacheKey = `${scope.kind === 'tenant' ? 't' : 'c'}\u0000${keyId ?? ''}\u0000${tenant}\u0000${collection}\u0000${fieldsToken}`
+    let state = this.#macStates.get(cacheKey)
+    if (state === undefined) {
+      const derived = this.#macKey(scope, keyId)
+      const prefix = recordMacPrefix(this.#platform, scope.kind, derived.keyId, tenant, collection, fieldsToken)
+      state = { keyId: derived.keyId, key: derived.key, prefix, hmac: new PrefixedHmac(derived.key, prefix) }
+      if (this.#macStates.size >= 4096) this.#macStates.clear()
+      this.#macStates.set(cacheKey, state)
+    }
+    return state
+  }
+
+  /** A record MAC's tag (in the MAC output scratch); short inputs in JavaScript from the cached midstate, long ones natively. */
+  #macOf(state: MacState, recordId: string, fields: readonly string[], metadata: Metadata): Uint8Array {
+    let suffix: Uint8Array = this.#macScratch
+    let length = writeMacSuffix(suffix, recordId, fields, metadata)
+    if (length < 0) {
+      // not all ASCII, or longer than the scratch: the text form, encoded (the reference writeMacSuffix matches)
+      suffix = encodeMacText(this.#platform, recordMacSuffix(recordId, fields, metadata))
+      length = suffix.length
+    }
+    if (length <= JS_MAC_LIMIT) return state.hmac.mac(suffix, length, this.#macOut, 0)
+    const data = new Uint8Array(state.prefix.length + length)
+    data.set(state.prefix, 0)
+    data.set(suffix.subarray(0, length), state.prefix.length)
+    return this.#platform.hmacSha256(state.key, data)
   }
 
   #mac(scope: KeyScope, tenant: string | undefined, collection: string, recordId: string, fields: readonly string[], fieldsToken: string, metadata: Metadata): string {
-    const { keyId, tag } = this.#macTag(scope, tenant, collection, recordId, fields, fieldsToken, metadata, undefined)
-    return `${RECORD_MAC_PREFIX}${scope.kind === 'tenant' ? 't' : 'c'}.${keyId}.${this.#platform.base64urlEncode(tag)}.${fieldsToken}`
+    const state = this.#macState(scope, tenant ?? '', collection, fieldsToken, undefined)
+    const tag = this.#macOf(state, recordId, fields, metadata)
+    return `${RECORD_MAC_PREFIX}${scope.kind === 'tenant' ? 't' : 'c'}.${state.keyId}.${this.#platform.base64urlEncode(tag)}.${fieldsToken}`
   }
+}
+
+/** What #decrypt returns when an envelope does not verify; the reason is in the protector's `#failure`. */
+const FAILED: unique symbol = Symbol('failed')
+const OPENED_STRING: unique symbol = Symbol('string')
+const OPENED_VALUE: unique symbol = Symbol('value')
+
+/**
+ * The first plaintext byte of a string value stored as its UTF-8 bytes; no JSON text starts with it. Strings with a
+ * lone surrogate (which UTF-8 cannot carry) and every other value are stored as their JSON text.
+ */
+const STRING_MARKER = 0x00
+
+/** The plaintext text of a value: `\u0000` + the string for well-formed strings, else the JSON text. */
+function encodeValue(value: JsonValue): string {
+  return typeof value === 'string' && isWellFormed(value) ? `\u0000${value}` : JSON.stringify(value)
+}
+
+/** Suffix bytes up to which the record MAC is computed in JavaScript from its midstate; native HMAC beyond. */
+const JS_MAC_LIMIT = 247
+
+/** A parsed and cached record MAC string, minus its tag: what a MAC with the same text around the tag shares. */
+interface VerifiedMac {
+  readonly head: string
+  readonly tail: string
+  readonly length: number
+  readonly revision: number
+  readonly tenant: string | undefined
+  readonly collection: string
+  readonly keyId: string
+  readonly fields: readonly string[]
+  readonly fieldSet: ReadonlySet<string>
+  readonly state: MacState
+}
+
+interface MacState {
+  readonly keyId: string
+  readonly key: Uint8Array
+  readonly prefix: Uint8Array
+  readonly hmac: PrefixedHmac
+}
+
+function writeLength(target: Uint8Array, offset: number, length: number): void {
+  target[offset] = length >>> 24
+  target[offset + 1] = (length >>> 16) & 0xff
+  target[offset + 2] = (length >>> 8) & 0xff
+  target[offset + 3] = length & 0xff
+}
+
+/** Whether the key id bytes of an envelope spell `keyId` (ASCII, one byte per character). */
+function sameKeyId(bytes: Uint8Array, start: number, length: number, keyId: string): boolean {
+  if (length !== keyId.length) return false
+  for (let i = 0; i < length; i++) if (bytes[start + i] !== keyId.charCodeAt(i)) return false
+  return true
+}
+
+/** The key id of an envelope, or `undefined` when a byte is outside `A-Z a-z 0-9 _ -`. */
+function readKeyId(bytes: Uint8Array, start: number, length: number): string | undefined {
+  let keyId = ''
+  for (let i = start; i < start + length; i++) {
+    const code = bytes[i] as number
+    const ok = (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || code === 0x5f || code === 0x2d
+    if (!ok) return undefined
+    keyId += String.fromCharCode(code)
+  }
+  return keyId
+}
+
+/** Constant-time equality of two 32-byte tags. */
+function equalTags(a: Uint8Array, b: Uint8Array): boolean {
+  let difference = 0
+  for (let i = 0; i < 32; i++) difference |= (a[i] as number) ^ (b[i] as number)
+  return difference === 0
 }
 
 /**

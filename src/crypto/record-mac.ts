@@ -2,8 +2,9 @@
 
 import type { Platform } from '../platform/index.js'
 import type { Metadata } from '../spec/records.js'
-import { isWellFormed } from './bytes.js'
+import { base64urlValue as sextet, isWellFormed } from './bytes.js'
 import { ENVELOPE_PREFIX } from './envelope.js'
+import { padToBlock } from './sha256.js'
 
 /** The reserved field that holds the record MAC. */
 export const RECORD_MAC_FIELD = '_vw_mac'
@@ -26,12 +27,136 @@ export interface ParsedRecordMac {
 }
 
 /**
- * The bytes a record MAC is computed over: a self-delimiting text, encoded as UTF-8 when well-formed, else as 0xff
- * followed by its UTF-16LE code units (UTF-8 would merge strings that differ only in lone surrogates):
- * `frame(label) frame(scope kind) frame(key id) frame(tenant) frame(collection) frame(record id) frame(fieldsToken)`
- * then, per covered field, `frame(field) value`, where `frame(s)` = decimal length of `s` in UTF-16 units, `:`, `s`,
- * and `value` is `x` (absent), `e` + the last 24 characters (an envelope: they hold its tag, itself a MAC of the
- * whole envelope), `s` + frame(string), `n` + number + `;`, `t` / `f` (booleans) or `l` + count + `:` + frame(each).
+ * Encodes a MAC text: UTF-8 when well-formed (UTF-8 is injective on well-formed text), else the byte 0xff followed
+ * by its UTF-16LE code units (UTF-8 would merge strings that differ only in lone surrogates; no UTF-8 output
+ * contains 0xff).
+ *
+ * @example
+ * ```ts
+ * encodeMacText(platform, '5:doc-1') // UTF-8 bytes
+ * ```
+ */
+export function encodeMacText(platform: Platform, text: string): Uint8Array {
+  if (isWellFormed(text)) return platform.utf8Encode(text)
+  const out = new Uint8Array(1 + text.length * 2)
+  out[0] = 0xff
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    out[1 + 2 * i] = code & 0xff
+    out[2 + 2 * i] = code >>> 8
+  }
+  return out
+}
+
+/**
+ * The part of a record MAC's input shared by every record of one scope, key, tenant, collection and covered-field
+ * list: `frame(label) frame(scope kind) frame(key id) frame(tenant) frame(collection) frame(fieldsToken)`, where
+ * `frame(s)` = decimal length of `s` in UTF-16 units, `:`, `s`; encoded by {@link encodeMacText} and zero-padded
+ * to a multiple of 64 bytes so that HMAC absorbs it once (the text is self-delimiting: the zeros are unambiguous).
+ *
+ * @example
+ * ```ts
+ * const prefix = recordMacPrefix(platform, 'tenant', 'k1', 'acme', 'docs', token)
+ * ```
+ */
+export function recordMacPrefix(platform: Platform, scopeKind: 'collection' | 'tenant', keyId: string, tenant: string, collection: string, fieldsToken: string): Uint8Array {
+  const text = `${LABEL.length}:${LABEL}${scopeKind.length}:${scopeKind}${keyId.length}:${keyId}${tenant.length}:${tenant}${collection.length}:${collection}${fieldsToken.length}:${fieldsToken}`
+  return padToBlock(encodeMacText(platform, text))
+}
+
+/**
+ * The part of a record MAC's input that is the record's own, as text (encoded by {@link encodeMacText}):
+ * `frame(record id)` then, per covered field in the order of the list (which the prefix binds through the fields
+ * token, so names are not repeated), its value: `x` (absent), `e` + the last 24 characters (an envelope: they hold
+ * its tag, itself a MAC of the whole envelope), `s` + frame(string), `n` + number + `;`, `t` / `f` (booleans) or
+ * `l` + count + `:` + frame(each). Every value is self-delimiting, so the text is unambiguous.
+ *
+ * @example
+ * ```ts
+ * const text = recordMacSuffix('doc-1', ['acl', 'tenant'], metadata)
+ * ```
+ */
+export function recordMacSuffix(recordId: string, fields: readonly string[], metadata: Metadata): string {
+  let text = `${recordId.length}:${recordId}`
+  for (const field of fields) {
+    const value = Object.hasOwn(metadata, field) ? metadata[field] : undefined
+    if (value === undefined) text += 'x'
+    else if (typeof value === 'string') text += value.startsWith(ENVELOPE_PREFIX) ? `e${value.slice(-24)}` : `s${value.length}:${value}`
+    else if (typeof value === 'number') text += `n${value === 0 ? 0 : value};`
+    else if (typeof value === 'boolean') text += value ? 't' : 'f'
+    else {
+      text += `l${value.length}:`
+      for (const element of value) text += `${String(element).length}:${String(element)}`
+    }
+  }
+  return text
+}
+
+/**
+ * Writes {@link recordMacSuffix} straight into `out` as bytes when it is all ASCII (then UTF-8 is the text itself)
+ * and fits; returns the length, or -1 when it does not (the caller then encodes the text).
+ *
+ * @example
+ * ```ts
+ * const length = writeMacSuffix(scratch, 'doc-1', fields, metadata)
+ * ```
+ */
+export function writeMacSuffix(out: Uint8Array, recordId: string, fields: readonly string[], metadata: Metadata): number {
+  let offset = writeFrame(out, 0, recordId)
+  for (let f = 0; f < fields.length && offset >= 0; f++) {
+    const field = fields[f] as string
+    const value = Object.hasOwn(metadata, field) ? metadata[field] : undefined
+    if (offset + 1 > out.length) return -1
+    if (value === undefined) out[offset++] = 0x78
+    else if (typeof value === 'string') {
+      if (value.startsWith(ENVELOPE_PREFIX)) {
+        // the text form slices the last 24 characters; an envelope shorter than that is malformed and fails later
+        if (value.length < 24) return -1
+        out[offset++] = 0x65
+        offset = writeAscii(out, offset, value, value.length - 24)
+      } else {
+        out[offset++] = 0x73
+        offset = writeFrame(out, offset, value)
+      }
+    } else if (typeof value === 'number') {
+      out[offset++] = 0x6e
+      offset = writeAscii(out, offset, String(value === 0 ? 0 : value), 0)
+      if (offset < 0 || offset + 1 > out.length) return -1
+      out[offset++] = 0x3b
+    } else if (typeof value === 'boolean') out[offset++] = value ? 0x74 : 0x66
+    else {
+      out[offset++] = 0x6c
+      offset = writeAscii(out, offset, String(value.length), 0)
+      if (offset < 0 || offset + 1 > out.length) return -1
+      out[offset++] = 0x3a
+      for (let i = 0; i < value.length && offset >= 0; i++) offset = writeFrame(out, offset, String(value[i]))
+    }
+  }
+  return offset
+}
+
+/** Writes `frame(text)` (decimal UTF-16 length, `:`, text) as ASCII; -1 when not ASCII or out of room. */
+function writeFrame(out: Uint8Array, offset: number, text: string): number {
+  const at = writeAscii(out, offset, String(text.length), 0)
+  if (at < 0 || at + 1 > out.length) return -1
+  out[at] = 0x3a
+  return writeAscii(out, at + 1, text, 0)
+}
+
+/** Writes `text[from ..]` as ASCII bytes; -1 when a character is not ASCII or there is no room. */
+function writeAscii(out: Uint8Array, offset: number, text: string, from: number): number {
+  if (offset < 0 || offset + text.length - from > out.length) return -1
+  for (let i = from; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code > 0x7f) return -1
+    out[offset++] = code
+  }
+  return offset
+}
+
+/**
+ * The whole input of a record MAC: {@link recordMacPrefix} ‖ encoded {@link recordMacSuffix}. The protector
+ * computes the same HMAC from a cached midstate of the prefix; this is the reference the tests compare it with.
  *
  * @example
  * ```ts
@@ -49,30 +174,46 @@ export function recordMacInput(
   fields: readonly string[],
   metadata: Metadata,
 ): Uint8Array {
-  let text = `${LABEL.length}:${LABEL}${scopeKind.length}:${scopeKind}${keyId.length}:${keyId}${tenant.length}:${tenant}${collection.length}:${collection}${recordId.length}:${recordId}${fieldsToken.length}:${fieldsToken}`
-  for (const field of fields) {
-    text += `${field.length}:${field}`
-    const value = Object.hasOwn(metadata, field) ? metadata[field] : undefined
-    if (value === undefined) text += 'x'
-    else if (typeof value === 'string') text += value.startsWith(ENVELOPE_PREFIX) ? `e${value.slice(-24)}` : `s${value.length}:${value}`
-    else if (typeof value === 'number') text += `n${value === 0 ? 0 : value};`
-    else if (typeof value === 'boolean') text += value ? 't' : 'f'
-    else {
-      text += `l${value.length}:`
-      for (const element of value) text += `${String(element).length}:${String(element)}`
-    }
-  }
-  // UTF-8 is injective on well-formed text (the common case, encoded natively); text with a lone surrogate is
-  // encoded as UTF-16LE code units after a 0xff byte, which no UTF-8 output contains
-  if (isWellFormed(text)) return platform.utf8Encode(text)
-  const out = new Uint8Array(1 + text.length * 2)
-  out[0] = 0xff
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    out[1 + 2 * i] = code & 0xff
-    out[2 + 2 * i] = code >>> 8
-  }
+  const prefix = recordMacPrefix(platform, scopeKind, keyId, tenant, collection, fieldsToken)
+  const suffix = encodeMacText(platform, recordMacSuffix(recordId, fields, metadata))
+  const out = new Uint8Array(prefix.length + suffix.length)
+  out.set(prefix, 0)
+  out.set(suffix, prefix.length)
   return out
+}
+
+/**
+ * Decodes the 43-character tag at `offset` of a MAC string into `out` (32 bytes), strictly: only the base64url
+ * alphabet, and the last character's unused low bits zero. False when it is not such a tag.
+ *
+ * @example
+ * ```ts
+ * if (!decodeMacTag(text, tagStart, scratch)) return 'record_mac_mismatch'
+ * ```
+ */
+export function decodeMacTag(text: string, offset: number, out: Uint8Array): boolean {
+  if (offset < 0 || text.length < offset + 43 || out.length < 32) return false
+  let bad = 0
+  let o = 0
+  let i = offset
+  for (; i < offset + 40; i += 4) {
+    const a = sextet(text.charCodeAt(i))
+    const b = sextet(text.charCodeAt(i + 1))
+    const c = sextet(text.charCodeAt(i + 2))
+    const d = sextet(text.charCodeAt(i + 3))
+    bad |= a | b | c | d
+    out[o++] = ((a << 2) | (b >>> 4)) & 0xff
+    out[o++] = ((b << 4) | (c >>> 2)) & 0xff
+    out[o++] = ((c << 6) | d) & 0xff
+  }
+  const a = sextet(text.charCodeAt(i))
+  const b = sextet(text.charCodeAt(i + 1))
+  const c = sextet(text.charCodeAt(i + 2))
+  bad |= a | b | c
+  out[o++] = ((a << 2) | (b >>> 4)) & 0xff
+  out[o] = ((b << 4) | (c >>> 2)) & 0xff
+  // an invalid character maps to 256, a bit no valid sextet has; the last character carries 4 bits of the tag
+  return (bad & 0x100) === 0 && (c & 0x03) === 0
 }
 
 /**

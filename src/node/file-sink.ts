@@ -28,6 +28,7 @@ import {
 } from '../audit/log-format.js'
 import { MerkleFrontier } from '../audit/merkle.js'
 import { securityEvent } from '../audit/security-event.js'
+import { BufferWriter } from './byte-writer.js'
 import { nodeChainHasher } from './hasher.js'
 import { AuditError, ConfigError } from '../errors.js'
 import type { AuditEvent, AuditSink } from '../spec/audit.js'
@@ -99,7 +100,17 @@ export interface FileAuditSink extends AuditSink {
 interface Rotation {
   readonly rotateTo: string
 }
-type Item = string | Rotation
+/** Lines to write, as UTF-8; with `fsync: 'always'`, `ends` marks where each line ends. */
+interface Segment {
+  readonly out: BufferWriter
+  readonly ends: number[]
+}
+type Item = Segment | Rotation
+
+// a segment is closed once it holds this many bytes; at most MAX_SPARES written segments are kept for reuse
+const SEGMENT_BYTES = 1024 * 1024
+const MAX_SPARES = 4
+
 
 interface Group {
   readonly done: Promise<void>
@@ -301,13 +312,17 @@ export function fileAuditSink(options: FileAuditSinkOptions): FileAuditSink {
   // ---- writing ----------------------------------------------------------------------------------------------------
 
   let activeFd = fd
+  // lines waiting to be written: segments of bytes, split where the file rotates
   let pending: Item[] = []
+  let open: Segment | undefined
   let pendingGroup: Group | undefined
   let committing: Promise<void> | undefined
   let timer: { cancel(): void } | undefined
   let broken: AuditError | undefined
   let closed = false
   let closing: Promise<void> | undefined
+  // written segments' buffers, reused so a steady stream allocates nothing per group
+  const spares: BufferWriter[] = []
 
   const alarm = (kind: string, detail: string): void => {
     try {
@@ -317,11 +332,29 @@ export function fileAuditSink(options: FileAuditSinkOptions): FileAuditSink {
     }
   }
 
+  const segment = (): Segment => {
+    // a large group goes out in several writes of about SEGMENT_BYTES, so no buffer is ever grown and copied
+    if (open === undefined || open.out.length >= SEGMENT_BYTES) {
+      open = { out: spares.pop() ?? new BufferWriter(SEGMENT_BYTES + SEGMENT_BYTES / 4), ends: [] }
+      pending.push(open)
+    }
+    return open
+  }
+
+  const release = (item: Segment): void => {
+    item.out.clear()
+    // a buffer grown by an unusually large group is let go rather than kept
+    if (spares.length < MAX_SPARES && item.out.bytes.length <= 2 * SEGMENT_BYTES) spares.push(item.out)
+  }
+
   const queueCheckpoint = (reason: 'interval' | 'rotate' | 'close' | 'carry', now: number): void => {
     const checkpoint = chain.checkpoint(reason, now)
-    const line = checkpointLine(checkpoint)
-    pending.push(line)
-    fileBytes += Buffer.byteLength(line) + 1
+    const target = segment()
+    const before = target.out.length
+    target.out.utf8(checkpointLine(checkpoint))
+    target.out.byte(0x0a)
+    if (fsyncMode === 'always') target.ends.push(target.out.length)
+    fileBytes += target.out.length - before
     lastCheckpointSize = checkpoint.size
     if (onCheckpoint !== undefined && reason !== 'carry') {
       try {
@@ -335,6 +368,7 @@ export function fileAuditSink(options: FileAuditSinkOptions): FileAuditSink {
   const queueRotation = (now: number): void => {
     queueCheckpoint('rotate', now)
     pending.push({ rotateTo: rotatedName(path, fileFirstSeq) })
+    open = undefined
     fileBytes = 0
     fileEntries = 0
     fileFirstSeq = chain.size
@@ -359,35 +393,36 @@ export function fileAuditSink(options: FileAuditSinkOptions): FileAuditSink {
     return pendingGroup
   }
 
-  const writeAll = async (text: string): Promise<void> => {
-    const buffer = Buffer.from(text, 'utf8')
-    let offset = 0
-    while (offset < buffer.length) {
-      const { bytesWritten } = await writeAsync(activeFd, buffer, offset, buffer.length - offset)
+  const writeAll = async (bytes: Uint8Array, start: number, end: number): Promise<void> => {
+    let offset = start
+    while (offset < end) {
+      const { bytesWritten } = await writeAsync(activeFd, bytes, offset, end - offset)
       offset += bytesWritten
     }
   }
 
-  const writeItems = async (items: readonly Item[], durable: boolean): Promise<void> => {
-    let lines: string[] = []
-    const writeLines = async (): Promise<void> => {
-      if (lines.length === 0) return
-      if (fsyncMode === 'always') {
-        for (const line of lines) {
-          await writeAll(line + '\n')
-          await fdatasyncAsync(activeFd)
-        }
-      } else {
-        await writeAll(lines.join('\n') + '\n')
+  const writeSegment = async (item: Segment): Promise<void> => {
+    const bytes = item.out.bytes
+    if (fsyncMode === 'always') {
+      let start = 0
+      for (const end of item.ends) {
+        await writeAll(bytes, start, end)
+        await fdatasyncAsync(activeFd)
+        start = end
       }
-      lines = []
+    } else {
+      // one write for the whole group
+      await writeAll(bytes, 0, item.out.length)
     }
+  }
+
+  const writeItems = async (items: readonly Item[], durable: boolean): Promise<void> => {
     for (const item of items) {
-      if (typeof item === 'string') {
-        lines.push(item)
+      if ('out' in item) {
+        await writeSegment(item)
+        release(item)
         continue
       }
-      await writeLines()
       await fdatasyncAsync(activeFd)
       await closeAsync(activeFd)
       const target = existsSync(item.rotateTo) ? `${item.rotateTo}-${Date.now()}` : item.rotateTo
@@ -395,7 +430,6 @@ export function fileAuditSink(options: FileAuditSinkOptions): FileAuditSink {
       activeFd = openSync(path, 'a')
       fsyncDirectory(path)
     }
-    await writeLines()
     if (durable && fsyncMode !== 'always') await fdatasyncAsync(activeFd)
   }
 
@@ -404,6 +438,7 @@ export function fileAuditSink(options: FileAuditSinkOptions): FileAuditSink {
       const items = pending
       const group = pendingGroup
       pending = []
+      open = undefined
       pendingGroup = undefined
       try {
         if (broken) throw broken
@@ -458,26 +493,27 @@ export function fileAuditSink(options: FileAuditSinkOptions): FileAuditSink {
   interval.unref?.()
 
   let lastLineBytes = 0
-  const append = (event: AuditEvent): void => {
-    const now = Date.now()
-    let line: string
+  const append = (event: AuditEvent, now: number): void => {
+    const target = segment()
+    const before = target.out.length
     try {
-      line = chain.append(event)
+      chain.appendTo(event, target.out)
     } catch (error) {
       throw new AuditError('audit event is not JSON-serializable', { reason: 'not_json', cause: error })
     }
-    const bytes = Buffer.byteLength(line) + 1
+    const bytes = target.out.length - before
+    if (fsyncMode === 'always') target.ends.push(target.out.length)
     lastLineBytes = bytes
-    pending.push(line)
     fileBytes += bytes
     fileEntries++
     if (chain.size - lastCheckpointSize >= every) queueCheckpoint('interval', now)
   }
-
   const sink: FileAuditSink = {
     name: 'file',
     path,
     recovery,
+    // with fsync group or always, write resolves after the fdatasync that covers the event
+    durable: fsyncMode !== 'never',
     get size() {
       return chain.size
     },
@@ -487,7 +523,7 @@ export function fileAuditSink(options: FileAuditSinkOptions): FileAuditSink {
       const now = Date.now()
       // the next line is about as long as the last one; a file may overrun maxBytes by one line and a checkpoint
       if (fileEntries > 0 && (fileBytes + lastLineBytes > maxBytes || now - fileOpenedAt >= maxAgeMs)) queueRotation(now)
-      append(event)
+      append(event, now)
       const group = groupFor()
       if (fsyncMode === 'always') startCommit()
       return group.done
@@ -530,6 +566,7 @@ export function fileAuditSink(options: FileAuditSinkOptions): FileAuditSink {
         detail,
         severity: 'medium',
       }),
+      Date.now(),
     )
     groupFor()
   }

@@ -5,8 +5,34 @@ import type { ChainHasher } from '../audit/log-format.js'
 
 const NODE = Buffer.from([1])
 
-// crypto.hash (node ≥ 20.12) hashes in one call without a Hash object, which is most of the cost for ~1 KB inputs
-const oneShot = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'buffer') => Buffer }).hash
+type OneShot = {
+  (algorithm: string, data: string | Uint8Array, encoding: 'buffer'): Buffer
+  (algorithm: string, data: string | Uint8Array, encoding: 'hex'): string
+}
+
+// crypto.hash (node ≥ 20.12) hashes in one call without a Hash object, which is most of the cost for ~1 KB inputs;
+// a hex digest is cheaper still than a Buffer one (no backing store to allocate)
+const oneShot = (crypto as { hash?: OneShot }).hash
+
+// 0x01 ‖ left ‖ right for node hashes, filled in place: hashing is synchronous, so one buffer serves every call
+const nodeInput = Buffer.alloc(65) as Buffer & { hexWrite(text: string, offset: number, length: number): number }
+// Buffer#hexWrite (node's native decoder, without Buffer#write's argument handling) where present
+const hexWrite =
+  typeof (Buffer.prototype as { hexWrite?: unknown }).hexWrite === 'function'
+    ? (text: string, offset: number): number => nodeInput.hexWrite(text, offset, 32)
+    : (text: string, offset: number): number => nodeInput.write(text, offset, 32, 'hex')
+
+function fillNodeInput(left: string, right: string): Buffer {
+  nodeInput[0] = 1
+  // hex decoding stops at the first non-hex digit: count the bytes so a malformed hash cannot go unnoticed
+  if (left.length !== 64 || right.length !== 64 || hexWrite(left, 1) !== 32 || hexWrite(right, 33) !== 32) {
+    throw new TypeError('nodeChainHasher: node hashes must be 64 hex digits')
+  }
+  return nodeInput
+}
+
+const view = (bytes: Uint8Array, start: number, end: number): Uint8Array =>
+  new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start)
 
 /** RFC 6962 leaf and node hashes over node:crypto; see `ChainHasher`. */
 export const nodeChainHasher: ChainHasher =
@@ -14,9 +40,15 @@ export const nodeChainHasher: ChainHasher =
     ? {
         entry: (hashInput) => crypto.createHash('sha256').update('\u0000').update(hashInput, 'utf8').digest(),
         node: (left, right) => crypto.createHash('sha256').update(NODE).update(left).update(right).digest(),
+        entryHex: (hashInput) => crypto.createHash('sha256').update('\u0000').update(hashInput, 'utf8').digest('hex'),
+        entryBytesHex: (bytes, start, end) => crypto.createHash('sha256').update(view(bytes, start, end)).digest('hex'),
+        nodeHex: (left, right) => crypto.createHash('sha256').update(fillNodeInput(left, right)).digest('hex'),
       }
     : {
         // U+0000 encodes as the single byte 0x00: the RFC 6962 leaf prefix
         entry: (hashInput) => oneShot('sha256', '\u0000' + hashInput, 'buffer'),
         node: (left, right) => oneShot('sha256', Buffer.concat([NODE, left, right]), 'buffer'),
+        entryHex: (hashInput) => oneShot('sha256', '\u0000' + hashInput, 'hex'),
+        entryBytesHex: (bytes, start, end) => oneShot('sha256', view(bytes, start, end), 'hex'),
+        nodeHex: (left, right) => oneShot('sha256', fillNodeInput(left, right), 'hex'),
       }

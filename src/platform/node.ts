@@ -21,13 +21,17 @@ const bytes = (data: Buffer): Uint8Array => new Uint8Array(data)
  * shortens the output, so a length check replaces a regular expression over the whole text; it also accepts the
  * standard alphabet's `+` and `/`, which are refused explicitly.
  */
-function base64urlDecode(text: string): Uint8Array {
+function base64urlDecodeView(text: string): Buffer {
   if (typeof text !== 'string') throw new TypeError('not base64url')
   const decoded = Buffer.from(text, 'base64url')
   if (text.length % 4 === 1 || decoded.length !== Math.floor((text.length * 3) / 4) || text.includes('+') || text.includes('/')) {
     throw new TypeError('not base64url')
   }
-  return bytes(decoded)
+  return decoded
+}
+
+function base64urlDecode(text: string): Uint8Array {
+  return bytes(base64urlDecodeView(text))
 }
 
 // "expand 32-byte k" (RFC 8439 §2.3), the constants HChaCha20 starts from
@@ -78,8 +82,10 @@ export const platform: Platform = {
   timingSafeEqual: (a, b) => a.length === b.length && nodeTimingSafeEqual(a, b),
   base64urlEncode: (data) => view(data).toString('base64url'),
   base64urlDecode,
+  base64urlDecodeView,
   utf8Encode: (text) => bytes(Buffer.from(text, 'utf8')),
-  utf8Decode: (data) => view(data).toString('utf8'),
+  // no encoding argument: Buffer#toString then goes straight to its UTF-8 slice
+  utf8Decode: (data, start = 0) => view(data).toString(undefined, start),
   hex: (data) => view(data).toString('hex'),
   aeadSeal: (algorithm, key, nonce, plaintext, aad) => {
     const [name, nativeKey, nativeNonce] = nativeParameters(algorithm, key, nonce)
@@ -93,15 +99,36 @@ export const platform: Platform = {
     out.set(cipher.getAuthTag(), head.length + tail.length)
     return out
   },
-  aeadOpen: (algorithm, key, nonce, sealed, aad) => {
+  aeadSealText: (algorithm, key, nonce, plaintext, aad, head) => {
     const [name, nativeKey, nativeNonce] = nativeParameters(algorithm, key, nonce)
+    const cipher = createCipheriv(name as 'aes-256-gcm', nativeKey, nativeNonce, { authTagLength: TAG_LENGTH })
+    cipher.setAAD(aad)
+    const body = cipher.update(plaintext, 'utf8')
+    // both suites are stream modes: final() only computes the tag and returns no bytes
+    if (cipher.final().length !== 0) throw new TypeError('unexpected AEAD output')
+    const tag = cipher.getAuthTag()
+    const out = Buffer.allocUnsafe(head.length + body.length + TAG_LENGTH)
+    out.set(head, 0)
+    out.set(body, head.length)
+    out.set(tag, head.length + body.length)
+    return out.toString('base64url')
+  },
+  aeadOpen: (algorithm, key, nonce, sealed, aad) => {
+    let name = 'aes-256-gcm'
+    let nativeKey = key
+    let nativeNonce = nonce
+    // AES-256-GCM, the read path of nearly every envelope, checks its lengths here rather than building a tuple
+    if (algorithm !== 'aes-256-gcm' || key.length !== 32 || nonce.length !== AEAD_NONCE_LENGTH['aes-256-gcm']) {
+      ;[name, nativeKey, nativeNonce] = nativeParameters(algorithm, key, nonce)
+    }
     if (sealed.length < TAG_LENGTH) return undefined
     const split = sealed.length - TAG_LENGTH
     try {
-      const decipher = createDecipheriv(name as 'aes-256-gcm', nativeKey, nativeNonce, { authTagLength: TAG_LENGTH })
+      // no authTagLength option: the tag passed is always exactly TAG_LENGTH bytes, cut here
+      const decipher = createDecipheriv(name as 'aes-256-gcm', nativeKey, nativeNonce)
       decipher.setAAD(aad)
-      decipher.setAuthTag(sealed.subarray(split))
-      const head = decipher.update(sealed.subarray(0, split))
+      decipher.setAuthTag(new Uint8Array(sealed.buffer, sealed.byteOffset + split, TAG_LENGTH))
+      const head = decipher.update(new Uint8Array(sealed.buffer, sealed.byteOffset, split))
       const tail = decipher.final()
       // a Buffer is a Uint8Array; returning it lets utf8Decode skip re-wrapping on the per-field read path
       return tail.length === 0 ? head : Buffer.concat([head, tail])

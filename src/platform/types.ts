@@ -21,8 +21,14 @@ export interface Platform {
   timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean
   base64urlEncode(data: Uint8Array): string
   base64urlDecode(text: string): Uint8Array
+  /**
+   * Strict base64url decoding like {@link Platform.base64urlDecode}, for hot paths that only read the bytes: the
+   * result may be a view into a shared pool, so its `.buffer` must not be used.
+   */
+  base64urlDecodeView(text: string): Uint8Array
   utf8Encode(text: string): Uint8Array
-  utf8Decode(data: Uint8Array): string
+  /** UTF-8 decoding of `data`, from byte `start` (default 0) to the end. */
+  utf8Decode(data: Uint8Array, start?: number): string
   hex(data: Uint8Array): string
   /**
    * AEAD encryption with a 32-byte key and the algorithm's nonce length; returns ciphertext ‖ 16-byte tag.
@@ -31,6 +37,11 @@ export interface Platform {
   aeadSeal(algorithm: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array
   /** AEAD decryption of ciphertext ‖ tag; `undefined` when authentication fails (never partial plaintext). */
   aeadOpen(algorithm: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined
+  /**
+   * AEAD encryption of a string's UTF-8 bytes, returned as base64url (no padding) of `head ‖ ciphertext ‖ tag`: the
+   * envelope writer's path, one output buffer instead of three. Throws `TypeError` like {@link Platform.aeadSeal}.
+   */
+  aeadSealText(algorithm: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, plaintext: string, aad: Uint8Array, head: Uint8Array): string
   /** HKDF-SHA256 (RFC 5869): extract with `salt` (empty = zeros), expand with `info` to `length` bytes (≤ 8160). */
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array
 }

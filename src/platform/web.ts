@@ -48,10 +48,18 @@ export const platform: Platform = {
   },
   base64urlEncode,
   base64urlDecode,
+  base64urlDecodeView: base64urlDecode,
   utf8Encode: (text) => encoder.encode(text),
-  utf8Decode: (data) => decoder.decode(data),
+  utf8Decode: (data, start = 0) => decoder.decode(start === 0 ? data : data.subarray(start)),
   hex: (data) => bytesToHex(data),
   aeadSeal: (algorithm, key, nonce, plaintext, aad) => aead(algorithm, key, nonce, aad).encrypt(plaintext),
+  aeadSealText: (algorithm, key, nonce, plaintext, aad, head) => {
+    const sealed = aead(algorithm, key, nonce, aad).encrypt(encoder.encode(plaintext))
+    const out = new Uint8Array(head.length + sealed.length)
+    out.set(head, 0)
+    out.set(sealed, head.length)
+    return base64urlEncode(out)
+  },
   aeadOpen: (algorithm, key, nonce, sealed, aad) => {
     const cipher = aead(algorithm, key, nonce, aad)
     if (sealed.length < 16) return undefined

@@ -611,6 +611,7 @@ export function compilePolicy(document: ParsedPolicyDocument): CompiledPolicy {
     return out
   }
 
+  const tenantNodes = new WeakMap<object, FilterNode>()
   const decide = (request: PolicyRequest, grants: GrantSource | undefined, policy: { id: string; version: string }): Decision => {
     const principal = request?.principal
     const action = request?.action
@@ -638,7 +639,12 @@ export function compilePolicy(document: ParsedPolicyDocument): CompiledPolicy {
     if (underTenancy) {
       const tenant = principal.tenant
       if (typeof tenant === 'string' && tenant !== '') {
-        tenantNode = { kind: 'cmp', field: tenancyField as string, op: '$eq', value: tenant }
+        // principals are immutable for a session: one frozen node each, so the pipeline's per-filter caches hit
+        tenantNode = tenantNodes.get(principal)
+        if (tenantNode === undefined || (tenantNode as { value?: unknown }).value !== tenant) {
+          tenantNode = Object.freeze({ kind: 'cmp', field: tenancyField as string, op: '$eq', value: tenant })
+          tenantNodes.set(principal, tenantNode)
+        }
       } else if (recordAction) {
         return deny('tenant_required', ['the collection is under tenancy and the principal has no tenant'], [], policy)
       }

@@ -135,7 +135,14 @@ const conditionSchema = z.strictObject({
  */
 export type ConditionDocument = z.infer<typeof conditionSchema>
 
-const fieldSet = z.union([z.literal('*'), z.array(z.string().min(1).max(256)).max(1024)])
+// ['*'] would name a field called "*": every field is the string '*', and the mistake is refused rather than guessed
+const fieldSet = z.union([
+  z.literal('*'),
+  z
+    .array(z.string().min(1).max(256))
+    .max(1024)
+    .refine((fields) => !fields.includes('*'), { message: "every field is written '*' (a string), not ['*']" }),
+])
 
 const limitsSchema = z.strictObject({
   maxTopK: z.number().int().positive().optional(),

@@ -100,4 +100,9 @@ export interface AuditSink {
   /** Makes everything written so far durable. */
   flush?(): Promise<void>
   close?(): Promise<void>
+  /**
+   * True when `write`'s promise settles only once the event is durable (e.g. the file sink with group-commit fsync):
+   * the batched emitter then waits for that promise alone, without a `flush` per group.
+   */
+  readonly durable?: boolean
 }

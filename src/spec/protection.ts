@@ -3,7 +3,7 @@
 import type { Principal } from './auth.js'
 import type { FilterNode } from './filter.js'
 import type { FieldSet } from './policy.js'
-import type { FetchedRecord, JsonValue, Metadata } from './records.js'
+import type { Distance, FetchedRecord, JsonValue, Metadata } from './records.js'
 
 /** Where protected data lives: what ciphertexts and MACs are bound to. */
 export interface ProtectionContext {
@@ -52,6 +52,11 @@ export interface FieldProtector {
   protect(records: readonly PlainRecord[], context: ProtectionContext): Promise<readonly { id: string; vector: Float32Array | readonly number[]; metadata?: Metadata }[]>
   /** Rewrites `$eq`/`$in` on protected fields to blind-index lookups; throws `InputError` for any other operator there. */
   rewriteFilter(filter: FilterNode, context: ProtectionContext): FilterNode
+  /**
+   * The distance the store must use for a collection the caller creates with `requested` (e.g. `dot` for cosine
+   * vectors encrypted to unit length, so the store never re-normalises them). Absent: `requested`.
+   */
+  storeDistance?(collection: string, requested: Distance): Distance
   /** Encrypts a query vector when vectors are protected; identity otherwise. */
   protectQueryVector?(vector: Float32Array | readonly number[], context: ProtectionContext): Float32Array | readonly number[]
   /** Checks MACs, decrypts the fields in `decryptable`, redacts the rest. */

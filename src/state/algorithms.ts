@@ -103,6 +103,74 @@ export function updateBaseline(
   now: number,
   parameters: BaselineParameters,
 ): BaselineState {
+  const alarm = advanceBaseline(state, offset, value, now, parameters)
+  const mean = state[offset + 2] as number
+  const samples = state[offset + 4] as number
+  const sigma = effectiveSigma(mean, state[offset + 3] as number, parameters)
+  return {
+    mean,
+    sigma,
+    samples,
+    current: state[offset + 1] as number,
+    threshold: thresholdOf(mean, sigma, samples, parameters),
+    alarmed: alarm !== BASELINE_QUIET,
+    fired: alarm === BASELINE_FIRED,
+  }
+}
+
+/**
+ * {@link advanceBaseline}: the window is not in alarm.
+ *
+ * @example
+ * ```ts
+ * const quiet = advanceBaseline(state, 0, 1, now, parameters) === BASELINE_QUIET
+ * ```
+ */
+export const BASELINE_QUIET = 0
+/**
+ * {@link advanceBaseline}: the window was already in alarm.
+ *
+ * @example
+ * ```ts
+ * const stillAlarmed = advanceBaseline(state, 0, 1, now, parameters) === BASELINE_ALARMED
+ * ```
+ */
+export const BASELINE_ALARMED = 1
+/**
+ * {@link advanceBaseline}: this update raised the window's alarm.
+ *
+ * @example
+ * ```ts
+ * if (advanceBaseline(state, 0, 1, now, parameters) === BASELINE_FIRED) flag('volume_spike')
+ * ```
+ */
+export const BASELINE_FIRED = 2
+
+/** The alarm threshold of a window, after the floor and the ceiling. */
+function thresholdOf(mean: number, sigma: number, samples: number, parameters: BaselineParameters): number {
+  let threshold = samples >= parameters.minSamples ? mean + parameters.alarmK * sigma : Number.POSITIVE_INFINITY
+  if (threshold < parameters.floor) threshold = parameters.floor
+  if (parameters.ceiling > 0 && threshold > parameters.ceiling) threshold = parameters.ceiling
+  return threshold
+}
+
+/**
+ * {@link updateBaseline} without the result object, for hot paths: the same arithmetic on the same state, returning
+ * {@link BASELINE_QUIET}, {@link BASELINE_ALARMED} or {@link BASELINE_FIRED}.
+ *
+ * @example
+ * ```ts
+ * const state = newBaselines([parameters.windowMs], now)
+ * if (advanceBaseline(state, 0, 12, now, parameters) === BASELINE_FIRED) flag('volume_spike')
+ * ```
+ */
+export function advanceBaseline(
+  state: Float64Array,
+  offset: number,
+  value: number,
+  now: number,
+  parameters: BaselineParameters,
+): number {
   const window = Math.floor(now / parameters.windowMs)
   let current = state[offset + 1] as number
   let mean = state[offset + 2] as number
@@ -140,21 +208,21 @@ export function updateBaseline(
     alarmed = false
   }
   current += value
-  const sigma = effectiveSigma(mean, variance, parameters)
-  let threshold = samples >= parameters.minSamples ? mean + parameters.alarmK * sigma : Number.POSITIVE_INFINITY
-  if (threshold < parameters.floor) threshold = parameters.floor
-  if (parameters.ceiling > 0 && threshold > parameters.ceiling) threshold = parameters.ceiling
   let fired = false
-  if (!alarmed && current > threshold) {
-    alarmed = true
-    fired = true
+  if (!alarmed) {
+    // σ and the threshold only matter while the window is quiet: an alarmed window stays so until it ends
+    const threshold = thresholdOf(mean, effectiveSigma(mean, variance, parameters), samples, parameters)
+    if (current > threshold) {
+      alarmed = true
+      fired = true
+    }
   }
   state[offset + 1] = current
   state[offset + 2] = mean
   state[offset + 3] = variance
   state[offset + 4] = samples
   state[offset + 5] = alarmed ? 1 : 0
-  return { mean, sigma, samples, current, threshold, alarmed, fired }
+  return fired ? BASELINE_FIRED : alarmed ? BASELINE_ALARMED : BASELINE_QUIET
 }
 
 /** Slots of a decaying score: score, then the time of the last update. */

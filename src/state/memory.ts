@@ -1,13 +1,26 @@
 // the in-process state store: the default for one instance, and the local fallback when Redis cannot be reached
 
-import { BASELINE_SLOTS, addScore, newBaselines, newBucket, takeTokens, updateBaseline } from './algorithms.js'
+import {
+  advanceBaseline,
+  BASELINE_QUIET,
+  BASELINE_SLOTS,
+  addScore,
+  newBaselines,
+  newBucket,
+  takeTokens,
+  updateBaseline,
+} from './algorithms.js'
 import {
   type BaselineInput,
+  type BaselineParameters,
   type BaselineState,
+  type BucketParameters,
   type StateOperation,
   type StateResult,
   type StateStore,
   TALLY_TOTAL,
+  type TakeResult,
+  type TallyResult,
 } from './types.js'
 
 /** Options of {@link memoryStateStore}. */
@@ -23,6 +36,21 @@ interface Entry {
   expiresAt: number
 }
 
+/** A key and, once looked up, its entry. */
+interface Slot {
+  key: string
+  entry: Entry | undefined
+}
+
+/** Where a principal was last seen, for `travel`. The time sits in a typed array: no heap number per update. */
+interface Whereabouts {
+  place: string
+  readonly at: Float64Array
+}
+
+const isWhereabouts = (value: unknown): value is Whereabouts =>
+  typeof value === 'object' && value !== null && (value as Partial<Whereabouts>).at instanceof Float64Array && typeof (value as Partial<Whereabouts>).place === 'string'
+
 interface LevelRecord {
   level: number
   until: number
@@ -34,10 +62,77 @@ interface BaselineEntry {
   members: Set<string> | undefined
 }
 
-/** The in-memory store, with a synchronous `executeSync` for callers on a hot path. */
+/**
+ * A key of one memory store that remembers its entry, so a caller that reuses it (the analytics keep one per
+ * principal) skips the map lookup while the entry lives. Made by `direct.slot`; use it only with that store.
+ *
+ * @example
+ * ```ts
+ * const hours = store.direct.slot('p{acme|idp|alice}:h')
+ * store.direct.tally(hours, '9', 86_400_000, store.direct.wallClock())
+ * ```
+ */
+export interface MemoryStateKey {
+  readonly key: string
+}
+
+/**
+ * The operations of a {@link MemoryStateStore} one at a time, synchronously and without operation objects, for the
+ * analytics' hot path. Each has the semantics of the batch operation of the same name; `wallNow` is the store's
+ * clock for key expiry, read once per call with `wallClock()`.
+ *
+ * @example
+ * ```ts
+ * const store = memoryStateStore()
+ * const risk = store.direct.slot('p{alice}:r')
+ * const score = store.direct.score(risk, 0, 3_600_000, 100, Date.now(), 86_400_000, store.direct.wallClock())
+ * ```
+ */
+export interface MemoryStateDirect {
+  /** The store's clock (ms since the epoch), for the `wallNow` of the other methods. */
+  wallClock(): number
+  /** A reusable handle on `key` for the other methods. */
+  slot(key: string): MemoryStateKey
+  /** The `raise` operation. */
+  raise(key: MemoryStateKey, level: number, now: number, durationMs: number, wallNow: number): number
+  /** The `score` operation. */
+  score(key: MemoryStateKey, add: number, halfLifeMs: number, max: number, now: number, ttlMs: number, wallNow: number): number
+  /** The `take` operation. */
+  take(key: MemoryStateKey, bucket: BucketParameters, cost: number, now: number, ttlMs: number, wallNow: number): TakeResult
+  /** The `tally` operation. */
+  tally(key: MemoryStateKey, field: string, ttlMs: number, wallNow: number): TallyResult
+  /** The `add` operation. */
+  add(key: MemoryStateKey, member: string, ttlMs: number, wallNow: number): boolean
+  /** The `swap` operation. */
+  swap(key: MemoryStateKey, value: string, ttlMs: number, wallNow: number): string | null
+  /**
+   * `swap` of a last-seen location, `place` being `latitude,longitude,` and the value `place` + `now`, without
+   * printing `now` per call: returns the previous value when it was somewhere else, and null when there was none
+   * or it was the same place (no jump to judge). The key then holds a private record: use only `travel` on it.
+   */
+  travel(key: MemoryStateKey, place: string, now: number, ttlMs: number, wallNow: number): string | null
+  /**
+   * The `baseline` operation with the metrics given as parallel lists (`member` belongs to the metric at
+   * `memberIndex`, -1 for none). Returns which windows are in alarm: bit `i` for metric `i`.
+   */
+  baseline(
+    key: MemoryStateKey,
+    parameters: readonly BaselineParameters[],
+    values: ArrayLike<number>,
+    memberIndex: number,
+    member: string | undefined,
+    now: number,
+    ttlMs: number,
+    wallNow: number,
+  ): number
+}
+
+/** The in-memory store, with a synchronous `executeSync` and `direct` operations for callers on a hot path. */
 export interface MemoryStateStore extends StateStore {
   /** Same as `execute`, without the promise. */
   executeSync(operations: readonly StateOperation[]): StateResult[]
+  /** The operations one at a time, without operation objects or promises. */
+  readonly direct: MemoryStateDirect
   /** Number of live keys (expired keys may be counted until swept). */
   readonly size: number
 }
@@ -59,26 +154,50 @@ export function memoryStateStore(options: MemoryStateStoreOptions = {}): MemoryS
   if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new TypeError('memoryStateStore: maxKeys must be a positive integer')
   const entries = new Map<string, Entry>()
 
-  const live = (key: string, wallNow: number): Entry | undefined => {
-    const entry = entries.get(key)
-    if (entry === undefined) return undefined
+  // a slot caches its key's entry so a hot caller skips the map lookup; an entry taken out of the map is marked
+  // dead (expiresAt -1), so a slot never acts on an entry the map no longer holds
+  const remove = (key: string, entry: Entry): void => {
+    entries.delete(key)
+    entry.expiresAt = -1
+  }
+
+  const live = (slot: Slot, wallNow: number): Entry | undefined => {
+    let entry = slot.entry
+    if (entry === undefined || entry.expiresAt < 0) {
+      entry = entries.get(slot.key)
+      slot.entry = entry
+      if (entry === undefined) return undefined
+    }
     if (entry.expiresAt !== 0 && entry.expiresAt <= wallNow) {
-      entries.delete(key)
+      remove(slot.key, entry)
+      slot.entry = undefined
       return undefined
     }
     return entry
   }
 
-  const put = (key: string, value: unknown, ttlMs: number, wallNow: number): Entry => {
-    let entry = entries.get(key)
-    if (entry === undefined) {
-      if (entries.size >= maxKeys) evict(wallNow)
-      entry = { value, expiresAt: 0 }
-      entries.set(key, entry)
+  const put = (slot: Slot, value: unknown, ttlMs: number, wallNow: number): Entry => {
+    let entry = slot.entry
+    if (entry === undefined || entry.expiresAt < 0) {
+      entry = entries.get(slot.key)
+      if (entry === undefined) {
+        if (entries.size >= maxKeys) evict(wallNow)
+        entry = { value, expiresAt: 0 }
+        entries.set(slot.key, entry)
+      }
+      slot.entry = entry
     }
     entry.value = value
     entry.expiresAt = ttlMs > 0 ? wallNow + ttlMs : 0
     return entry
+  }
+
+  // the batch path names keys by string: one scratch slot serves it, since a batch runs synchronously
+  const scratch: Slot = { key: '', entry: undefined }
+  const at = (key: string): Slot => {
+    scratch.key = key
+    scratch.entry = undefined
+    return scratch
   }
 
   const touch = (entry: Entry, ttlMs: number, wallNow: number): void => {
@@ -87,147 +206,223 @@ export function memoryStateStore(options: MemoryStateStoreOptions = {}): MemoryS
 
   function evict(wallNow: number): void {
     for (const [key, entry] of entries) {
-      if (entry.expiresAt !== 0 && entry.expiresAt <= wallNow) entries.delete(key)
+      if (entry.expiresAt !== 0 && entry.expiresAt <= wallNow) remove(key, entry)
     }
     // maps iterate in insertion order, so the first keys are the oldest
     const excess = entries.size - Math.floor(maxKeys * 0.9)
     if (excess > 0) {
       let removed = 0
-      for (const key of entries.keys()) {
+      for (const [key, entry] of entries) {
         if (removed++ >= excess) break
-        entries.delete(key)
+        remove(key, entry)
       }
     }
+  }
+
+  const raise = (slot: Slot, level: number, now: number, durationMs: number, wallNow: number): number => {
+    const entry = live(slot, wallNow)
+    const record = entry !== undefined && typeof entry.value === 'object' && entry.value !== null ? (entry.value as LevelRecord) : undefined
+    const current = record !== undefined && record.until > now ? record.level : 0
+    if (level > current) {
+      put(slot, { level, until: now + durationMs }, durationMs, wallNow)
+      return level
+    }
+    if (record !== undefined && entry !== undefined && level === current && current > 0) {
+      const until = now + durationMs
+      if (until > record.until) {
+        record.until = until
+        touch(entry, durationMs, wallNow)
+      }
+    }
+    return current
+  }
+
+  const score = (slot: Slot, add: number, halfLifeMs: number, max: number, now: number, ttlMs: number, wallNow: number): number => {
+    let entry = live(slot, wallNow)
+    if (entry === undefined || !(entry.value instanceof Float64Array)) {
+      const state = new Float64Array(2)
+      state[1] = now
+      entry = put(slot, state, 0, wallNow)
+    }
+    const result = addScore(entry.value as Float64Array, add, now, halfLifeMs, max)
+    touch(entry, ttlMs, wallNow)
+    return result
+  }
+
+  const take = (slot: Slot, bucket: BucketParameters, cost: number, now: number, ttlMs: number, wallNow: number): TakeResult => {
+    let entry = live(slot, wallNow)
+    if (entry === undefined || !(entry.value instanceof Float64Array)) entry = put(slot, newBucket(bucket.capacity, now), 0, wallNow)
+    const result = takeTokens(entry.value as Float64Array, bucket, cost, now)
+    touch(entry, ttlMs, wallNow)
+    return result
+  }
+
+  const tally = (slot: Slot, field: string, ttlMs: number, wallNow: number): TallyResult => {
+    let entry = live(slot, wallNow)
+    if (entry === undefined || !(entry.value instanceof Map)) entry = put(slot, new Map<string, number>(), 0, wallNow)
+    const counts = entry.value as Map<string, number>
+    const count = counts.get(field) ?? 0
+    const total = counts.get(TALLY_TOTAL) ?? 0
+    counts.set(field, count + 1)
+    counts.set(TALLY_TOTAL, total + 1)
+    touch(entry, ttlMs, wallNow)
+    return { field: count, total }
+  }
+
+  const add = (slot: Slot, member: string, ttlMs: number, wallNow: number): boolean => {
+    let entry = live(slot, wallNow)
+    if (entry === undefined || !(entry.value instanceof Set)) entry = put(slot, new Set<string>(), 0, wallNow)
+    const members = entry.value as Set<string>
+    const isNew = !members.has(member)
+    if (isNew) members.add(member)
+    if (ttlMs === 0) entry.expiresAt = 0
+    else if (isNew && members.size === 1) entry.expiresAt = wallNow + ttlMs
+    else if (entry.expiresAt !== 0 && entry.expiresAt < wallNow + ttlMs) entry.expiresAt = wallNow + ttlMs
+    return isNew
+  }
+
+  const swap = (slot: Slot, value: string, ttlMs: number, wallNow: number): string | null => {
+    const entry = live(slot, wallNow)
+    const previous = entry !== undefined && typeof entry.value === 'string' ? entry.value : null
+    put(slot, value, ttlMs, wallNow)
+    return previous
+  }
+
+  const travel = (slot: Slot, place: string, now: number, ttlMs: number, wallNow: number): string | null => {
+    const entry = live(slot, wallNow)
+    const value = entry?.value
+    if (entry !== undefined && isWhereabouts(value)) {
+      const previous = value.place === place ? null : value.place + String(value.at[0])
+      value.place = place
+      value.at[0] = now
+      touch(entry, ttlMs, wallNow)
+      return previous
+    }
+    // a value written by `swap` reads the same way
+    const previous = typeof value === 'string' && !value.startsWith(place) ? value : null
+    const at = new Float64Array(1)
+    at[0] = now
+    put(slot, { place, at } satisfies Whereabouts, ttlMs, wallNow)
+    return previous
+  }
+
+  /** The baselines under `key`, or undefined when missing or shaped for another number of metrics. */
+  const baselinesAt = (entry: Entry | undefined, count: number): BaselineEntry | undefined => {
+    const baselines = entry?.value as BaselineEntry | undefined
+    return typeof baselines === 'object' &&
+      baselines !== null &&
+      baselines.state instanceof Float64Array &&
+      baselines.state.length === count * BASELINE_SLOTS
+      ? baselines
+      : undefined
+  }
+
+  /** Distinct counting: whether `member` is new in the current window of the metric at `offset`. */
+  const isNewMember = (baselines: BaselineEntry, offset: number, member: string, now: number, windowMs: number): boolean => {
+    // the member set belongs to the current window
+    if (baselines.members === undefined || Math.floor(now / windowMs) > (baselines.state[offset] as number)) {
+      baselines.members = new Set()
+    }
+    if (baselines.members.has(member)) return false
+    baselines.members.add(member)
+    return true
+  }
+
+  const baseline = (
+    slot: Slot,
+    parameters: readonly BaselineParameters[],
+    values: ArrayLike<number>,
+    memberIndex: number,
+    member: string | undefined,
+    now: number,
+    ttlMs: number,
+    wallNow: number,
+  ): number => {
+    const count = parameters.length
+    let entry = live(slot, wallNow)
+    let baselines = baselinesAt(entry, count)
+    if (entry === undefined || baselines === undefined) {
+      const windows: number[] = new Array(count)
+      for (let index = 0; index < count; index++) windows[index] = (parameters[index] as BaselineParameters).windowMs
+      baselines = { state: newBaselines(windows, now), members: undefined }
+      entry = put(slot, baselines, 0, wallNow)
+    }
+    const state = baselines.state
+    let alarms = 0
+    for (let index = 0; index < count; index++) {
+      const metric = parameters[index] as BaselineParameters
+      const offset = index * BASELINE_SLOTS
+      let value = values[index] as number
+      if (index === memberIndex && member !== undefined && !isNewMember(baselines, offset, member, now, metric.windowMs)) value = 0
+      if (advanceBaseline(state, offset, value, now, metric) !== BASELINE_QUIET) alarms |= 1 << index
+    }
+    touch(entry, ttlMs, wallNow)
+    return alarms
   }
 
   function run(operation: StateOperation, wallNow: number): StateResult {
     switch (operation.kind) {
       case 'get': {
-        const entry = live(operation.key, wallNow)
+        const entry = live(at(operation.key), wallNow)
         if (entry === undefined) return null
         // counters read back as text, as Redis returns them
         return typeof entry.value === 'string' ? entry.value : typeof entry.value === 'number' ? String(entry.value) : null
       }
       case 'set':
-        put(operation.key, operation.value, operation.ttlMs, wallNow)
+        put(at(operation.key), operation.value, operation.ttlMs, wallNow)
         return null
-      case 'delete':
-        entries.delete(operation.key)
+      case 'delete': {
+        const entry = entries.get(operation.key)
+        if (entry !== undefined) remove(operation.key, entry)
         return null
+      }
       case 'increment': {
-        const entry = live(operation.key, wallNow)
+        const entry = live(at(operation.key), wallNow)
         const previous = entry !== undefined && typeof entry.value === 'number' ? entry.value : 0
         const next = previous + operation.by
-        if (entry === undefined) put(operation.key, next, operation.ttlMs, wallNow)
+        if (entry === undefined) put(at(operation.key), next, operation.ttlMs, wallNow)
         else {
           entry.value = next
           touch(entry, operation.ttlMs, wallNow)
         }
         return next
       }
-      case 'swap': {
-        const entry = live(operation.key, wallNow)
-        const previous = entry !== undefined && typeof entry.value === 'string' ? entry.value : null
-        put(operation.key, operation.value, operation.ttlMs, wallNow)
-        return previous
-      }
-      case 'add': {
-        let entry = live(operation.key, wallNow)
-        if (entry === undefined || !(entry.value instanceof Set)) entry = put(operation.key, new Set<string>(), 0, wallNow)
-        const members = entry.value as Set<string>
-        const isNew = !members.has(operation.member)
-        if (isNew) members.add(operation.member)
-        if (operation.ttlMs === 0) entry.expiresAt = 0
-        else if (isNew && members.size === 1) entry.expiresAt = wallNow + operation.ttlMs
-        else if (entry.expiresAt !== 0 && entry.expiresAt < wallNow + operation.ttlMs) entry.expiresAt = wallNow + operation.ttlMs
-        return isNew
-      }
-      case 'raise': {
-        const entry = live(operation.key, wallNow)
-        const record = entry !== undefined && typeof entry.value === 'object' && entry.value !== null ? (entry.value as LevelRecord) : undefined
-        const current = record !== undefined && record.until > operation.now ? record.level : 0
-        if (operation.level > current) {
-          put(operation.key, { level: operation.level, until: operation.now + operation.durationMs }, operation.durationMs, wallNow)
-          return operation.level
-        }
-        if (record !== undefined && entry !== undefined && operation.level === current && current > 0) {
-          const until = operation.now + operation.durationMs
-          if (until > record.until) {
-            record.until = until
-            touch(entry, operation.durationMs, wallNow)
-          }
-        }
-        return current
-      }
+      case 'swap':
+        return swap(at(operation.key), operation.value, operation.ttlMs, wallNow)
+      case 'add':
+        return add(at(operation.key), operation.member, operation.ttlMs, wallNow)
+      case 'raise':
+        return raise(at(operation.key), operation.level, operation.now, operation.durationMs, wallNow)
       case 'members': {
-        const entry = live(operation.key, wallNow)
+        const entry = live(at(operation.key), wallNow)
         return entry !== undefined && entry.value instanceof Set ? [...(entry.value as Set<string>)] : []
       }
-      case 'tally': {
-        let entry = live(operation.key, wallNow)
-        if (entry === undefined || !(entry.value instanceof Map)) entry = put(operation.key, new Map<string, number>(), 0, wallNow)
-        const counts = entry.value as Map<string, number>
-        const field = counts.get(operation.field) ?? 0
-        const total = counts.get(TALLY_TOTAL) ?? 0
-        counts.set(operation.field, field + 1)
-        counts.set(TALLY_TOTAL, total + 1)
-        touch(entry, operation.ttlMs, wallNow)
-        return { field, total }
-      }
-      case 'take': {
-        let entry = live(operation.key, wallNow)
-        if (entry === undefined || !(entry.value instanceof Float64Array)) {
-          entry = put(operation.key, newBucket(operation.bucket.capacity, operation.now), 0, wallNow)
-        }
-        const result = takeTokens(entry.value as Float64Array, operation.bucket, operation.cost, operation.now)
-        touch(entry, operation.ttlMs, wallNow)
-        return result
-      }
+      case 'tally':
+        return tally(at(operation.key), operation.field, operation.ttlMs, wallNow)
+      case 'take':
+        return take(at(operation.key), operation.bucket, operation.cost, operation.now, operation.ttlMs, wallNow)
       case 'baseline': {
         const metrics = operation.metrics
-        let entry = live(operation.key, wallNow)
-        let baselines = entry?.value as BaselineEntry | undefined
-        if (
-          entry === undefined ||
-          typeof baselines !== 'object' ||
-          baselines === null ||
-          !(baselines.state instanceof Float64Array) ||
-          baselines.state.length !== metrics.length * BASELINE_SLOTS
-        ) {
-          const windows = metrics.map((metric) => metric.parameters.windowMs)
-          baselines = { state: newBaselines(windows, operation.now), members: undefined }
-          entry = put(operation.key, baselines, 0, wallNow)
+        const now = operation.now
+        let entry = live(at(operation.key), wallNow)
+        let baselines = baselinesAt(entry, metrics.length)
+        if (entry === undefined || baselines === undefined) {
+          baselines = { state: newBaselines(metrics.map((metric) => metric.parameters.windowMs), now), members: undefined }
+          entry = put(at(operation.key), baselines, 0, wallNow)
         }
-        const state = baselines.state
         const results: BaselineState[] = new Array(metrics.length)
         for (let index = 0; index < metrics.length; index++) {
           const metric = metrics[index] as BaselineInput
           const offset = index * BASELINE_SLOTS
           let value = metric.value
-          if (metric.member !== undefined) {
-            // distinct counting: the member set belongs to the current window
-            if (baselines.members === undefined || Math.floor(operation.now / metric.parameters.windowMs) > (state[offset] as number)) {
-              baselines.members = new Set()
-            }
-            if (baselines.members.has(metric.member)) value = 0
-            else baselines.members.add(metric.member)
-          }
-          results[index] = updateBaseline(state, offset, value, operation.now, metric.parameters)
+          if (metric.member !== undefined && !isNewMember(baselines, offset, metric.member, now, metric.parameters.windowMs)) value = 0
+          results[index] = updateBaseline(baselines.state, offset, value, now, metric.parameters)
         }
         touch(entry, operation.ttlMs, wallNow)
         return results
       }
-      case 'score': {
-        let entry = live(operation.key, wallNow)
-        if (entry === undefined || !(entry.value instanceof Float64Array)) {
-          const state = new Float64Array(2)
-          state[1] = operation.now
-          entry = put(operation.key, state, 0, wallNow)
-        }
-        const score = addScore(entry.value as Float64Array, operation.add, operation.now, operation.halfLifeMs, operation.max)
-        touch(entry, operation.ttlMs, wallNow)
-        return score
-      }
+      case 'score':
+        return score(at(operation.key), operation.add, operation.halfLifeMs, operation.max, operation.now, operation.ttlMs, wallNow)
       default:
         throw new TypeError(`memoryStateStore: unknown operation ${String((operation as { kind?: unknown }).kind)}`)
     }
@@ -243,6 +438,7 @@ export function memoryStateStore(options: MemoryStateStoreOptions = {}): MemoryS
   return {
     name: 'memory',
     executeSync,
+    direct: { wallClock: clock, slot: (key: string): Slot => ({ key, entry: undefined }), raise, score, take, tally, add, swap, travel, baseline },
     execute: (operations) => {
       try {
         return Promise.resolve(executeSync(operations))
@@ -254,6 +450,7 @@ export function memoryStateStore(options: MemoryStateStoreOptions = {}): MemoryS
       return entries.size
     },
     close: async () => {
+      for (const entry of entries.values()) entry.expiresAt = -1
       entries.clear()
     },
   }

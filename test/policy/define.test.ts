@@ -25,6 +25,13 @@ function configError(build: () => unknown): ConfigError {
 }
 
 describe('definePolicy: loading', () => {
+  it("refuses ['*'] as a field set (a field named \"*\"), pointing to '*'", () => {
+    const error = configError(() =>
+      definePolicy({ id: 'p', roles: { r: { allow: [{ actions: ['record.fetch'], collections: ['docs'], fields: { decrypt: ['*'] } }] } } }),
+    )
+    expect(error.message).toContain("'*'")
+  })
+
   it('accepts the quickstart document and exposes id, version and the frozen document', () => {
     const policy = definePolicy(quickstart)
     expect(policy.id).toBe('quickstart')

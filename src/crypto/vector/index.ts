@@ -21,3 +21,4 @@ export {
   vectorBinding,
   vectorCipherSource,
 } from './keys.js'
+export { type VectorEncryptionOptions, vectorEncryption } from './protector.js'
