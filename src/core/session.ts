@@ -1073,7 +1073,10 @@ const isWardenField = (field: string): boolean => field.startsWith(RESERVED_PREF
 function isPresentable(record: UnprotectedRecord, includeVectors: boolean, isReserved: (field: string) => boolean): boolean {
   if (!includeVectors && record.vector !== undefined) return false
   const metadata = record.metadata
-  if (metadata !== undefined) for (const field in metadata) if (isReserved(field)) return false
+  if (metadata === undefined) return true
+  // the warden's own fields all start with "_" (0x5f): a cheap first look before the full test
+  const wardenOnly = isReserved === isWardenField
+  for (const field in metadata) if ((!wardenOnly || field.charCodeAt(0) === 0x5f) && isReserved(field)) return false
   return true
 }
 

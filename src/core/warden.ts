@@ -47,11 +47,11 @@ export class Warden {
     // JIT grants of the built-in policy are audited when granted, refused, used, expired and revoked
     const grants = (config.policy as { grants?: { subscribe?: unknown } }).grants
     if (typeof grants?.subscribe === 'function') {
-      this.#unsubscribe = (grants.subscribe as (listener: (event: GrantEvent) => void) => () => void)((event) => {
-        if (this.#closed) return
+      this.#unsubscribe = (grants.subscribe as (listener: (event: GrantEvent) => Promise<void> | undefined) => () => void)((event) => {
+        if (this.#closed) return undefined
         const { grant } = event
         const why = event.type === 'grant-refused' || event.type === 'grant-revoked' ? event.reason : undefined
-        this.recordSecurityEvent(
+        const recorded = this.recordSecurityEvent(
           'grant',
           {
             reason: event.type,
@@ -70,7 +70,11 @@ export class Warden {
               ...('approverId' in grant && grant.approverId !== undefined ? { approverId: grant.approverId } : {}),
             },
           },
-        ).catch(() => undefined)
+        )
+        // the grant store waits for grant-granted: a grant whose audit event fails is not made
+        if (event.type === 'grant-granted') return recorded
+        recorded.catch(() => undefined)
+        return undefined
       })
     }
   }

@@ -187,6 +187,16 @@ export function createGrantStore(hasRole: (role: string) => boolean, options: Gr
     }
   }
 
+  // grant-granted waits for every listener: an audit trail that cannot record the grant refuses it
+  const emitAwaited = async (event: GrantEvent) => {
+    const pending: Promise<void>[] = []
+    for (const listener of listeners) {
+      const result = listener(event)
+      if (result instanceof Promise) pending.push(result)
+    }
+    await Promise.all(pending)
+  }
+
   const rebuild = (principalId: string) => {
     const state = byPrincipal.get(principalId)
     if (state === undefined) return
@@ -321,7 +331,7 @@ export function createGrantStore(hasRole: (role: string) => boolean, options: Gr
       })
       const entry: Entry = { grant, rule, timer: undefined }
       // a grant nobody could audit does not exist
-      emit({ type: 'grant-granted', grant, at }, true)
+      await emitAwaited({ type: 'grant-granted', grant, at })
       byId.set(id, entry)
       const state = byPrincipal.get(grant.principalId) ?? { entries: [], view: { roles: [], rules: [] }, nextExpiry: 0 }
       state.entries.push(entry)

@@ -69,4 +69,20 @@ describe('JIT grants in the audit trail', () => {
     expect(sink.events.length).toBe(before)
     policy.grants.close()
   })
+
+  it('refuses a grant whose audit event cannot be recorded (a grant nobody can audit does not exist)', async () => {
+    const policy = definePolicy(policyDocument)
+    const failing = {
+      write: async (event: { type: string }) => {
+        if (event.type === 'dev.vectorwarden.security.grant') throw new Error('audit store down')
+      },
+    }
+    const warden = createWarden({ adapter: memoryAdapter(), authenticators: [tableAuthenticator()], policy, audit: { sinks: failing, mode: 'sync' } })
+    await expect(
+      policy.grants.grant({ principalId: 'alice', role: 'admin', durationMs: 60_000, justification: 'INC-7', approver: async () => ({ approved: true, approverId: 'bob' }) }),
+    ).rejects.toMatchObject({ code: 'ERR_AUDIT' })
+    expect(policy.grants.list('alice')).toEqual([])
+    await warden.close().catch(() => undefined)
+    policy.grants.close()
+  })
 })
