@@ -99,6 +99,19 @@ export interface Analytics {
 }
 
 const RANK: { readonly [tier in ResponseTier]: number } = { observe: 0, step_up: 1, throttle: 2, deny: 3, revoke: 4 }
+
+/** The tier a risk score calls for at least: deny above `denyAt`, step-up above `stepUpAt`; flags say which. */
+function escalateForRisk(riskScore: number, tier: number, flags: string[], config: { readonly denyAt: number; readonly stepUpAt: number }): number {
+  if (riskScore >= config.denyAt && tier < RANK.deny) {
+    flags.push('risk_high')
+    return RANK.deny
+  }
+  if (riskScore >= config.stepUpAt && tier < RANK.step_up) {
+    flags.push('risk_elevated')
+    return RANK.step_up
+  }
+  return tier
+}
 const TIERS: readonly ResponseTier[] = ['observe', 'step_up', 'throttle', 'deny', 'revoke']
 const CONTAINMENT_FLAGS = ['', 'contained:step_up', 'contained:throttle', 'contained:deny', 'revoked']
 /** The answer when nothing is flagged: shared and frozen, so the common case allocates no verdict. */
@@ -536,13 +549,7 @@ export function createAnalytics(options: AnalyticsOptions = {}): Analytics {
       if (!(await revoke(principal, reason, now))) flags.push('revocation_failed')
       flags.push('revoked')
     }
-    if (riskScore >= config.denyAt && tier < RANK.deny) {
-      flags.push('risk_high')
-      tier = RANK.deny
-    } else if (riskScore >= config.stepUpAt && tier < RANK.step_up) {
-      flags.push('risk_elevated')
-      tier = RANK.step_up
-    }
+    tier = escalateForRisk(riskScore, tier, flags, config)
     // each detection is audited with the response it caused, once per window; refusals by rate limit are in the
     // pipeline's decision event
     const audited = fresh.filter((detection) => detection.detector !== 'rateLimit')
@@ -740,13 +747,7 @@ export function createAnalytics(options: AnalyticsOptions = {}): Analytics {
       })
     }
     if (containmentLevel > 0) tier = Math.max(tier, Math.min(containmentLevel, RANK.deny))
-    if (riskScore >= config.denyAt && tier < RANK.deny) {
-      flags.push('risk_high')
-      tier = RANK.deny
-    } else if (riskScore >= config.stepUpAt && tier < RANK.step_up) {
-      flags.push('risk_elevated')
-      tier = RANK.step_up
-    }
+    tier = escalateForRisk(riskScore, tier, flags, config)
     if (storeDegraded) flags.push('state_degraded')
     return verdictOf(tier, flags, riskScore, retryAfterMs, revoked, storeDegraded, principal, now)
   }

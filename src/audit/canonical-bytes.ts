@@ -1,5 +1,7 @@
 // RFC 8785 canonical JSON written straight to UTF-8 bytes: the log's hot path, with no intermediate strings to flatten
 
+import { sortKeys } from './canonical-json.js'
+
 /**
  * A growable byte buffer that log lines are assembled in: canonical events, chain fields and checkpoint lines go in
  * as UTF-8, and the file sink writes `bytes.subarray(0, length)` with one system call per group.
@@ -182,23 +184,6 @@ function writeObject(out: ByteWriter, value: object, depth: number): void {
     writeValue(out, member, depth + 1)
   }
   out.byte(0x7d) // }
-}
-
-/** UTF-16 code-unit order (§3.2.3); insertion sort for the small objects events are made of. */
-function sortKeys(keys: string[]): void {
-  if (keys.length > 16) {
-    keys.sort()
-    return
-  }
-  for (let index = 1; index < keys.length; index++) {
-    const key = keys[index] as string
-    let at = index - 1
-    while (at >= 0 && (keys[at] as string) > key) {
-      keys[at + 1] = keys[at] as string
-      at--
-    }
-    keys[at + 1] = key
-  }
 }
 
 const HEX_DIGITS = '0123456789abcdef'

@@ -83,7 +83,7 @@ function serializeObject(value: object, depth: number): string {
  * Sorts member names in UTF-16 code-unit order, the order §3.2.3 asks for (`<` on strings and the default sort both
  * compare code units). Events have small objects, where an insertion sort is about twice as fast as `Array#sort`.
  */
-function sortKeys(keys: string[]): void {
+export function sortKeys(keys: string[]): void {
   if (keys.length > 16) {
     keys.sort()
     return

@@ -849,18 +849,15 @@ export class Session {
   }
 
   #isReserved(collection: string, protector: FieldProtector | undefined): (field: string) => boolean {
-    if (protector === undefined) return isWardenField
-    const reserved = new Set(protector.reservedFields(collection))
-    return (field) => field.startsWith(RESERVED_PREFIX) || reserved.has(field)
+    return protector === undefined ? isWardenField : fieldRulesOf(protector, collection).isReserved
   }
 
   #writeRules(collection: string, o: Obligations, protector: FieldProtector | undefined): WriteRules {
-    const protectedFields = protector ? new Set(protector.protectedFields(collection)) : undefined
     return {
       writable: o.writableFields,
       stamp: o.stamp,
       isReserved: this.#isReserved(collection, protector),
-      isProtected: protectedFields ? (field) => protectedFields.has(field) : () => false,
+      isProtected: protector === undefined ? notProtected : fieldRulesOf(protector, collection).isProtected,
     }
   }
 
@@ -884,14 +881,14 @@ export class Session {
       caller = original
       const protector = this.#protector(scope.collection)
       const isReserved = this.#isReserved(scope.collection, protector)
-      const protectedFields = protector ? new Set(protector.protectedFields(scope.collection)) : undefined
+      const isProtected = protector === undefined ? notProtected : fieldRulesOf(protector, scope.collection).isProtected
       let rewrite = false
       for (const field of filterFields(original)) {
         if (isReserved(field)) throw new InputError(`filter names the reserved field ${field}`, { path: `filter.${field}`, reason: 'reserved_field' })
         if (!inSet(o.readableFields, field)) {
           throw new AuthorizationError(`filtering on ${field} needs read permission on it`, { reason: 'filter_on_unreadable_field' })
         }
-        if (protectedFields?.has(field)) {
+        if (isProtected(field)) {
           if (!inSet(o.decryptableFields, field)) {
             throw new AuthorizationError(`filtering on the encrypted field ${field} needs decrypt permission on it`, { reason: 'filter_on_unreadable_field' })
           }
@@ -1068,6 +1065,26 @@ export class Session {
 }
 
 const isWardenField = (field: string): boolean => field.startsWith(RESERVED_PREFIX)
+const notProtected = (): boolean => false
+
+// a protector's field lists are fixed per collection: the predicates are built once, not on every call
+const fieldRules = new WeakMap<FieldProtector, Map<string, { isReserved: (field: string) => boolean; isProtected: (field: string) => boolean }>>()
+
+function fieldRulesOf(protector: FieldProtector, collection: string) {
+  let byCollection = fieldRules.get(protector)
+  if (byCollection === undefined) fieldRules.set(protector, (byCollection = new Map()))
+  let rules = byCollection.get(collection)
+  if (rules === undefined) {
+    const reserved = new Set(protector.reservedFields(collection))
+    const protectedFields = new Set(protector.protectedFields(collection))
+    rules = {
+      isReserved: (field) => field.startsWith(RESERVED_PREFIX) || reserved.has(field),
+      isProtected: (field) => protectedFields.has(field),
+    }
+    byCollection.set(collection, rules)
+  }
+  return rules
+}
 
 /** Whether a record may be returned as it is: no vector unless asked for, no reserved field. */
 function isPresentable(record: UnprotectedRecord, includeVectors: boolean, isReserved: (field: string) => boolean): boolean {

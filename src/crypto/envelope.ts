@@ -58,6 +58,29 @@ export function envelopeHeader(suite: SuiteName, scopeKind: 'collection' | 'tena
 }
 
 /**
+ * The structural checks of a v1 envelope header, without building anything: a problem code, or undefined when the
+ * version, suite, scope byte, key id length and overall length are sound. Shared by `parseEnvelope` and the
+ * per-field read path.
+ *
+ * @example
+ * ```ts
+ * if (envelopeHeaderProblem(bytes) !== undefined) drop(record)
+ * ```
+ */
+export function envelopeHeaderProblem(bytes: Uint8Array): EnvelopeProblem | undefined {
+  if (bytes.length < 4 + SALT_LENGTH) return 'envelope_malformed'
+  if (bytes[0] !== ENVELOPE_VERSION) return 'envelope_version'
+  const suite = suiteById(bytes[1] as number)
+  if (suite === undefined) return 'envelope_suite'
+  const scopeByte = bytes[2]
+  if (scopeByte !== SCOPE_KIND_BYTE.collection && scopeByte !== SCOPE_KIND_BYTE.tenant) return 'envelope_malformed'
+  const keyIdLength = bytes[3 + SALT_LENGTH] as number
+  if (keyIdLength < 1 || keyIdLength > 64) return 'envelope_malformed'
+  if (bytes.length < 4 + SALT_LENGTH + keyIdLength + SUITES[suite].nonceLength + TAG_LENGTH) return 'envelope_malformed'
+  return undefined
+}
+
+/**
  * Parses the binary form of an envelope (after base64url decoding); a problem code when it is not a v1 envelope.
  *
  * @example
@@ -67,19 +90,14 @@ export function envelopeHeader(suite: SuiteName, scopeKind: 'collection' | 'tena
  * ```
  */
 export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope | EnvelopeProblem {
-  if (bytes.length < 4 + SALT_LENGTH) return 'envelope_malformed'
-  if (bytes[0] !== ENVELOPE_VERSION) return 'envelope_version'
-  const suite = suiteById(bytes[1] as number)
-  if (suite === undefined) return 'envelope_suite'
-  const scopeByte = bytes[2]
-  const scopeKind = scopeByte === SCOPE_KIND_BYTE.collection ? 'collection' : scopeByte === SCOPE_KIND_BYTE.tenant ? 'tenant' : undefined
-  if (scopeKind === undefined) return 'envelope_malformed'
+  const problem = envelopeHeaderProblem(bytes)
+  if (problem !== undefined) return problem
+  const suite = suiteById(bytes[1] as number) as NonNullable<ReturnType<typeof suiteById>>
+  const scopeKind = bytes[2] === SCOPE_KIND_BYTE.tenant ? 'tenant' : 'collection'
   const keyIdStart = 4 + SALT_LENGTH
   const keyIdLength = bytes[keyIdStart - 1] as number
-  if (keyIdLength < 1 || keyIdLength > 64) return 'envelope_malformed'
   const nonceLength = SUITES[suite].nonceLength
   const headerLength = keyIdStart + keyIdLength + nonceLength
-  if (bytes.length < headerLength + TAG_LENGTH) return 'envelope_malformed'
   let keyId = ''
   for (let i = keyIdStart; i < keyIdStart + keyIdLength; i++) {
     const code = bytes[i] as number

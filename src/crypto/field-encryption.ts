@@ -9,7 +9,7 @@ import type { FieldProtector, PlainRecord, ProtectionContext, UnprotectedRecord,
 import type { FetchedRecord, JsonValue, Metadata, MetadataValue } from '../spec/records.js'
 import { BLIND_INDEX_PREFIX, blindIndexer, DEFAULT_BLIND_INDEX_BITS, indexedScalars } from './blind-index.js'
 import { framed, isWellFormed } from './bytes.js'
-import { ENVELOPE_KEY_CHARS, ENVELOPE_PREFIX, ENVELOPE_VERSION, envelopeHeader, envelopePlacePrefix, parseEnvelope, SALT_LENGTH, SCOPE_KIND_BYTE } from './envelope.js'
+import { ENVELOPE_KEY_CHARS, ENVELOPE_PREFIX, envelopeHeader, envelopeHeaderProblem, envelopePlacePrefix, parseEnvelope, SALT_LENGTH, SCOPE_KIND_BYTE } from './envelope.js'
 import { type KeyScope, Keyring } from './keyring.js'
 import {
   decodeMacTag,
@@ -23,7 +23,7 @@ import {
   writeMacSuffix,
 } from './record-mac.js'
 import { PrefixedHmac } from './sha256.js'
-import { SUITES, type SuiteName, suiteById, TAG_LENGTH } from './suites.js'
+import { SUITES, type SuiteName, suiteById } from './suites.js'
 
 /** Where an envelope belongs: what its AAD binds besides its own header. */
 export interface EnvelopePlace {
@@ -658,19 +658,14 @@ export class FieldEncryption implements FieldProtector {
       return 'envelope_malformed'
     }
     // the checks of parseEnvelope, without building its result object on this per-field path
-    if (bytes.length < 4 + SALT_LENGTH) return 'envelope_malformed'
-    if (bytes[0] !== ENVELOPE_VERSION) return 'envelope_version'
-    const suite = suiteById(bytes[1] as number)
-    if (suite === undefined) return 'envelope_suite'
-    const scopeByte = bytes[2]
-    const scopeKind = scopeByte === SCOPE_KIND_BYTE.collection ? 'collection' : scopeByte === SCOPE_KIND_BYTE.tenant ? 'tenant' : undefined
-    if (scopeKind === undefined) return 'envelope_malformed'
+    const problem = envelopeHeaderProblem(bytes)
+    if (problem !== undefined) return problem
+    const suite = suiteById(bytes[1] as number) as NonNullable<ReturnType<typeof suiteById>>
+    const scopeKind = bytes[2] === SCOPE_KIND_BYTE.tenant ? 'tenant' : 'collection'
     const keyIdStart = 4 + SALT_LENGTH
     const keyIdLength = bytes[keyIdStart - 1] as number
-    if (keyIdLength < 1 || keyIdLength > 64) return 'envelope_malformed'
     const nonceStart = keyIdStart + keyIdLength
     const headerLength = nonceStart + SUITES[suite].nonceLength
-    if (bytes.length < headerLength + TAG_LENGTH) return 'envelope_malformed'
     if (scopeKind === 'tenant' && tenant === undefined) return 'tenant_unknown'
     const scopeValue = (scopeKind === 'tenant' ? tenant : collection) as string
     let subkey: { readonly keyId: string; readonly key: Uint8Array }
