@@ -10,6 +10,7 @@ import {
   timingSafeEqual as nodeTimingSafeEqual,
 } from 'node:crypto'
 import { hchacha } from '@noble/ciphers/chacha.js'
+import { gcmBatch } from './gcm-batch.js'
 import { AEAD_NONCE_LENGTH, type AeadAlgorithm, type Platform } from './types.js'
 
 const view = (data: Uint8Array): Buffer => (Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength))
@@ -85,7 +86,7 @@ export const platform: Platform = {
   base64urlDecodeView,
   utf8Encode: (text) => bytes(Buffer.from(text, 'utf8')),
   // no encoding argument: Buffer#toString then goes straight to its UTF-8 slice
-  utf8Decode: (data, start = 0) => view(data).toString(undefined, start),
+  utf8Decode: (data, start = 0, end = data.length) => view(data).toString(undefined, start, end),
   hex: (data) => view(data).toString('hex'),
   aeadSeal: (algorithm, key, nonce, plaintext, aad) => {
     const [name, nativeKey, nativeNonce] = nativeParameters(algorithm, key, nonce)
@@ -135,6 +136,15 @@ export const platform: Platform = {
     } catch {
       return undefined
     }
+  },
+  aesGcmBatch: (key) => {
+    if (key.length !== 32) throw new TypeError('aes-256-gcm needs a 32-byte key')
+    // ECB over counter blocks the batch builds itself: a block function, never used on data directly
+    const ecb = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false)
+    return gcmBatch(
+      (blocks) => ecb.update(blocks),
+      (buffer) => Buffer.from(buffer),
+    )
   },
   hkdfSha256,
 }

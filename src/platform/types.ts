@@ -1,5 +1,7 @@
 // the primitives the core needs from its runtime; node:crypto on Node, @noble elsewhere, same bytes either way
 
+import type { GcmBatch } from './gcm-batch.js'
+
 /** The AEAD algorithms the platform provides; both with 16-byte tags. */
 export type AeadAlgorithm = 'aes-256-gcm' | 'xchacha20-poly1305'
 
@@ -27,8 +29,8 @@ export interface Platform {
    */
   base64urlDecodeView(text: string): Uint8Array
   utf8Encode(text: string): Uint8Array
-  /** UTF-8 decoding of `data`, from byte `start` (default 0) to the end. */
-  utf8Decode(data: Uint8Array, start?: number): string
+  /** UTF-8 decoding of `data`, from byte `start` (default 0) to byte `end` (default the end). */
+  utf8Decode(data: Uint8Array, start?: number, end?: number): string
   hex(data: Uint8Array): string
   /**
    * AEAD encryption with a 32-byte key and the algorithm's nonce length; returns ciphertext ‖ 16-byte tag.
@@ -42,6 +44,12 @@ export interface Platform {
    * envelope writer's path, one output buffer instead of three. Throws `TypeError` like {@link Platform.aeadSeal}.
    */
   aeadSealText(algorithm: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, plaintext: string, aad: Uint8Array, head: Uint8Array): string
+  /**
+   * A batch of AES-256-GCM decryptions under `key` (32 bytes) that costs one call of the native block function per
+   * batch instead of one cipher per message; absent where the runtime has no fast AES block function. The result is
+   * meant to be cached per key: building it derives 64 KiB of GHASH tables.
+   */
+  aesGcmBatch?(key: Uint8Array): GcmBatch
   /** HKDF-SHA256 (RFC 5869): extract with `salt` (empty = zeros), expand with `info` to `length` bytes (≤ 8160). */
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array
 }

@@ -1,11 +1,12 @@
 // portable implementations of the platform primitives for browsers and edge runtimes
 
-import { gcm } from '@noble/ciphers/aes.js'
+import { ecb, gcm } from '@noble/ciphers/aes.js'
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
+import { gcmBatch } from './gcm-batch.js'
 import { AEAD_NONCE_LENGTH, type AeadAlgorithm, type Platform } from './types.js'
 
 const encoder = new TextEncoder()
@@ -50,7 +51,7 @@ export const platform: Platform = {
   base64urlDecode,
   base64urlDecodeView: base64urlDecode,
   utf8Encode: (text) => encoder.encode(text),
-  utf8Decode: (data, start = 0) => decoder.decode(start === 0 ? data : data.subarray(start)),
+  utf8Decode: (data, start = 0, end = data.length) => decoder.decode(start === 0 && end === data.length ? data : data.subarray(start, end)),
   hex: (data) => bytesToHex(data),
   aeadSeal: (algorithm, key, nonce, plaintext, aad) => aead(algorithm, key, nonce, aad).encrypt(plaintext),
   aeadSealText: (algorithm, key, nonce, plaintext, aad, head) => {
@@ -68,6 +69,12 @@ export const platform: Platform = {
     } catch {
       return undefined
     }
+  },
+  aesGcmBatch: (key) => {
+    if (key.length !== 32) throw new TypeError('aes-256-gcm needs a 32-byte key')
+    // the AES block function over counter blocks the batch builds itself, never over data
+    const own = Uint8Array.from(key)
+    return gcmBatch((blocks) => ecb(own, { disablePadding: true }).encrypt(blocks))
   },
   hkdfSha256: (ikm, salt, info, length) => {
     if (length < 1 || length > 255 * 32) throw new TypeError('HKDF length out of range')

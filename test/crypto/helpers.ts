@@ -28,7 +28,17 @@ export function newKeyring(): Keyring {
   return new Keyring({ keys: [{ id: 'k1', material: generateKey(), state: 'primary' }] })
 }
 
+let batchDecryption: NonNullable<FieldEncryptionConfig['batchDecryption']> = 'off'
+
+/**
+ * The batching of the protectors `newProtector` makes: `off` (one native decryption per envelope) unless a suite
+ * file runs the same tests again with `always` (test/crypto/batched.test.ts).
+ */
+export function setBatchDecryption(mode: NonNullable<FieldEncryptionConfig['batchDecryption']>): void {
+  batchDecryption = mode
+}
+
 export function newProtector(options: Partial<FieldEncryptionConfig> & { docs?: CollectionEncryptionConfig } = {}) {
   const { docs, ...rest } = options
-  return fieldEncryption({ keyring: rest.keyring ?? newKeyring(), collections: { docs: docs ?? docsConfig }, ...rest })
+  return fieldEncryption({ keyring: rest.keyring ?? newKeyring(), collections: { docs: docs ?? docsConfig }, batchDecryption, ...rest })
 }

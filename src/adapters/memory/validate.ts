@@ -168,16 +168,19 @@ export function mergeMetadata(current: Metadata | undefined, patch: unknown, pat
 
 /** A copy of stored metadata for a caller, all fields or the listed ones. */
 export function projectMetadata(stored: Metadata | undefined, include: boolean | readonly string[]): Metadata {
-  const entries: [string, MetadataValue][] = []
+  const out: Record<string, MetadataValue> = {}
   if (stored !== undefined) {
     const fields = include === true ? Object.keys(stored) : (include as readonly string[])
     for (const field of fields) {
       if (!Object.hasOwn(stored, field)) continue
       const value = stored[field] as MetadataValue
-      entries.push([field, Array.isArray(value) ? value.slice() : value])
+      const copy = Array.isArray(value) ? value.slice() : value
+      // an own property even for __proto__ (assignment would set the prototype instead)
+      if (field === '__proto__') Object.defineProperty(out, field, { value: copy, enumerable: true, writable: true, configurable: true })
+      else out[field] = copy
     }
   }
-  return Object.fromEntries(entries)
+  return out
 }
 
 /** Checks an `includeMetadata` value: a boolean or a list of field names. */
