@@ -1003,10 +1003,10 @@ export class Session {
       if (opened.keys !== undefined) report.keys = opened.keys
       plain = opened.records
       if ((kept[0] as { score?: number } | undefined)?.score !== undefined) {
-        // the protector rebuilds records; query scores travel beside them
-        const scores = new Map<string, number>()
-        for (const record of kept) scores.set(record.id, (record as unknown as { score: number }).score)
-        plain = plain.map((record) => ({ ...record, score: scores.get(record.id) }))
+        // the protector rebuilds records; query scores travel beside them (by position while nothing was dropped)
+        const aligned = plain.length === kept.length && plain.every((record, i) => record.id === (kept[i] as FetchedRecord).id)
+        const scores = aligned ? undefined : new Map(kept.map((record) => [record.id, (record as unknown as { score: number }).score]))
+        plain = plain.map((record, i) => ({ ...record, score: scores === undefined ? (kept[i] as unknown as { score: number }).score : scores.get(record.id) }))
       }
     }
     if (plan.recheck !== null) {

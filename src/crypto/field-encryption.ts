@@ -87,13 +87,32 @@ export const GCM_BATCH_AFTER = 16
 /** Subkeys whose batch tables (64 KiB each) are kept; the least recently used is dropped beyond this. */
 const GCM_BATCH_KEYS = 32
 
-/** An envelope queued in a batch during a read, settled once every record of the read has been walked. */
-interface PendingField {
-  readonly slot: number
-  readonly field: string
-  readonly batch: GcmBatch
-  readonly job: number
-  readonly keyId: string
+/**
+ * The envelopes of the current read queued in batches, settled once every record of the read has been walked:
+ * parallel lists rather than an object per field, reused from read to read.
+ */
+class PendingFields {
+  readonly slots: number[] = []
+  readonly fields: string[] = []
+  readonly batches: GcmBatch[] = []
+  readonly jobs: number[] = []
+  readonly keyIds: string[] = []
+  length = 0
+
+  push(slot: number, field: string, batch: GcmBatch, job: number, keyId: string): void {
+    const at = this.length++
+    this.slots[at] = slot
+    this.fields[at] = field
+    this.batches[at] = batch
+    this.jobs[at] = job
+    this.keyIds[at] = keyId
+  }
+
+  clear(): void {
+    // drop the references to batches and strings of the read before
+    this.slots.length = this.fields.length = this.batches.length = this.jobs.length = this.keyIds.length = 0
+    this.length = 0
+  }
 }
 
 interface Resolved {
@@ -264,8 +283,9 @@ export class FieldEncryption implements FieldProtector {
   readonly #batchAfter: number
   readonly #opensBySubkey = new Map<Uint8Array, number>()
   readonly #batches = new Map<Uint8Array, GcmBatch>()
-  /** Envelopes of the current read queued in batches; undefined outside a batched read. */
-  #pending: PendingField[] | undefined
+  /** Envelopes of the current read queued in batches; `#batching` is false outside a batched read. */
+  readonly #pending = new PendingFields()
+  #batching = false
 
   constructor(config: FieldEncryptionConfig) {
     const parsed = configSchema.safeParse(config)
@@ -414,14 +434,16 @@ export class FieldEncryption implements FieldProtector {
     const resolved = this.#collections.get(context.collection)
     const keys = new Set<string>()
     const results: (UnprotectedRecord | string)[] = new Array(records.length)
-    const pending: PendingField[] = []
-    this.#pending = pending
+    const pending = this.#pending
+    pending.clear()
+    this.#batching = true
     try {
       for (let slot = 0; slot < records.length; slot++) results[slot] = this.#unprotectRecord(resolved, records[slot] as FetchedRecord, context, context.decryptable, keys, slot)
     } finally {
-      this.#pending = undefined
+      this.#batching = false
       // opened even when the walk threw, so that no batch keeps jobs of this read
       this.#settle(pending, results, keys)
+      pending.clear()
     }
     const out: UnprotectedRecord[] = []
     const failures: { id: string; reason: string }[] = []
@@ -437,22 +459,32 @@ export class FieldEncryption implements FieldProtector {
    * Opens the batches the read queued envelopes in and puts each plaintext in its record, in the place the walk
    * reserved for it; a record with an envelope that fails becomes that failure.
    */
-  #settle(pending: readonly PendingField[], results: (UnprotectedRecord | string)[], keys: Set<string>): void {
+  #settle(pending: PendingFields, results: (UnprotectedRecord | string)[], keys: Set<string>): void {
     if (pending.length === 0) return
-    const opened = new Map<GcmBatch, OpenedBatch>()
-    for (const entry of pending) if (!opened.has(entry.batch)) opened.set(entry.batch, entry.batch.open())
-    for (const entry of pending) {
-      const record = results[entry.slot]
+    // nearly always one batch (one subkey per read): a map only when there are more
+    const only = pending.batches[0] as GcmBatch
+    let onlyOpened: OpenedBatch | undefined
+    let opened: Map<GcmBatch, OpenedBatch> | undefined
+    for (let i = 0; i < pending.length; i++) {
+      const batch = pending.batches[i] as GcmBatch
+      if (batch === only) onlyOpened ??= only.open()
+      else if (!(opened ??= new Map()).has(batch)) opened.set(batch, batch.open())
+    }
+    for (let i = 0; i < pending.length; i++) {
+      const slot = pending.slots[i] as number
+      const record = results[slot]
       if (typeof record !== 'object' || record === null) continue
-      const batch = opened.get(entry.batch) as OpenedBatch
-      const offset = batch.offsets[entry.job] as number
-      const decoded = offset < 0 ? 'envelope_authentication_failed' : this.#decode(batch.buffers[entry.job] as Uint8Array, offset, offset + (batch.lengths[entry.job] as number))
+      const batch = pending.batches[i] as GcmBatch
+      const result = (batch === only ? onlyOpened : opened?.get(batch)) as OpenedBatch
+      const job = pending.jobs[i] as number
+      const offset = result.offsets[job] as number
+      const decoded = offset < 0 ? 'envelope_authentication_failed' : this.#decode(result.buffers[job] as Uint8Array, offset, offset + (result.lengths[job] as number))
       if (typeof decoded === 'string') {
-        results[entry.slot] = decoded
+        results[slot] = decoded
         continue
       }
-      keys.add(entry.keyId)
-      ;(record.metadata as Record<string, JsonValue>)[entry.field] = decoded === OPENED_STRING ? this.#openedString : this.#openedValue
+      keys.add(pending.keyIds[i] as string)
+      ;(record.metadata as Record<string, JsonValue>)[pending.fields[i] as string] = decoded === OPENED_STRING ? this.#openedString : this.#openedValue
     }
   }
 
@@ -783,11 +815,11 @@ export class FieldEncryption implements FieldProtector {
       this.#lastRead = { keyId, key, revision: this.keyring.revision, scopeValue, head }
     }
     const aad = this.#fieldAad(placeLength, field, bytes, headerLength)
-    if (slot >= 0 && suite === 'aes-256-gcm' && this.#pending !== undefined) {
+    if (slot >= 0 && suite === 'aes-256-gcm' && this.#batching) {
       const batch = this.#batchFor(subkey.key)
       const job = batch === undefined ? -1 : (batch as GcmBatch).add(bytes, nonceStart, headerLength, aad)
       if (job >= 0) {
-        this.#pending.push({ slot, field, batch: batch as GcmBatch, job, keyId: subkey.keyId })
+        this.#pending.push(slot, field, batch as GcmBatch, job, subkey.keyId)
         return DEFERRED
       }
     }

@@ -129,6 +129,18 @@ describe('qdrant ids', () => {
     expect(uuidV5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8')).toBe('2ed6657d-e927-568b-95e1-2665a8aea6a2')
   })
 
+  it('memoises per namespace: the same name gives the same id again, another namespace another id, past the memo limit too', () => {
+    const dns = '6ba7b810-9dad-11d1-80b4-00c04fd430c8'
+    const url = '6ba7b811-9dad-11d1-80b4-00c04fd430c8'
+    // RFC 9562 Appendix A.4 gives the DNS vector above; the URL namespace must not reuse its memo entry
+    expect(uuidV5('www.example.com', url)).not.toBe(uuidV5('www.example.com', dns))
+    expect(uuidV5('www.example.com', dns)).toBe('2ed6657d-e927-568b-95e1-2665a8aea6a2')
+    const first = Array.from({ length: 20_000 }, (_, i) => uuidV5(`doc-${i}`, dns))
+    expect(new Set(first).size).toBe(20_000)
+    expect(Array.from({ length: 20_000 }, (_, i) => uuidV5(`doc-${i}`, dns))).toEqual(first)
+    expect(first.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id))).toBe(true)
+  })
+
   it('keeps unsigned integers and non-v5 UUIDs native and maps everything else, deterministically', () => {
     const namespace = '0f4b8d52-7c3e-4f0a-9b61-2d5e8a7c1f93'
     expect(toPointId('42', namespace)).toEqual({ pointId: 42, mapped: false })

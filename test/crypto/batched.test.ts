@@ -17,12 +17,18 @@ describe("batchDecryption: 'auto'", () => {
   const records = Array.from({ length: 10 }, (_, i) => ({
     id: `doc-${i}`,
     vector: [0.1, 0.2],
-    metadata: { tenant: 'acme', acl: ['team-a'], email: `user-${i}@example.com`, body: { n: i }, ssn: `078-05-${1000 + i}` } as Metadata,
+    metadata: { tenant: "acme", acl: ["team-a"], email: `user-${i}@example.com`, body: { n: i }, ssn: `078-05-${1000 + i}` } as unknown as Metadata,
   }))
 
   it('opens a subkey one by one until it has opened 16 envelopes, then in one batch per read, with the same results', async () => {
     let batches = 0
-    const counting: Platform = { ...nodePlatform, aesGcmBatch: (key) => (batches++, (nodePlatform.aesGcmBatch as NonNullable<Platform['aesGcmBatch']>)(key)) }
+    const counting: Platform = {
+      ...nodePlatform,
+      aesGcmBatch: (key) => {
+        batches++
+        return (nodePlatform.aesGcmBatch as NonNullable<Platform['aesGcmBatch']>)(key)
+      },
+    }
     const keyring = newKeyring()
     const auto = newProtector({ keyring, platform: counting, batchDecryption: 'auto' })
     const off = newProtector({ keyring, batchDecryption: 'off' })

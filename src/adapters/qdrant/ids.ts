@@ -55,14 +55,22 @@ function uuidBytes(uuid: string): Uint8Array {
   return bytes
 }
 
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'))
+
 function formatUuid(bytes: Uint8Array): string {
-  let hex = ''
-  for (const byte of bytes) hex += byte.toString(16).padStart(2, '0')
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`
+  const h = (i: number): string => HEX[bytes[i] as number] as string
+  return `${h(0)}${h(1)}${h(2)}${h(3)}-${h(4)}${h(5)}-${h(6)}${h(7)}-${h(8)}${h(9)}-${h(10)}${h(11)}${h(12)}${h(13)}${h(14)}${h(15)}`
 }
+
+/** Parsed namespaces, and the ids mapped in each: the same ids come back query after query. */
+const namespaces = new Map<string, { readonly bytes: Uint8Array; readonly mapped: Map<string, string> }>()
+
+/** Ids remembered per namespace before the memo starts over (about 100 bytes each). */
+const MEMO_LIMIT = 16_384
 
 /**
  * UUIDv5 of `name` in `namespace` (SHA-1 of namespace bytes ‖ UTF-8 name, version 5, RFC 4122 variant).
+ * Results are memoised per namespace (a pure function; the adapter maps the ids of every returned point).
  *
  * @example
  * ```ts
@@ -70,15 +78,25 @@ function formatUuid(bytes: Uint8Array): string {
  * ```
  */
 export function uuidV5(name: string, namespace: string): string {
-  const namespaceBytes = uuidBytes(namespace)
+  let known = namespaces.get(namespace)
+  if (known === undefined) {
+    if (namespaces.size >= 64) namespaces.clear()
+    known = { bytes: uuidBytes(namespace), mapped: new Map() }
+    namespaces.set(namespace, known)
+  }
+  const memo = known.mapped.get(name)
+  if (memo !== undefined) return memo
   const nameBytes = encoder.encode(name)
   const input = new Uint8Array(16 + nameBytes.length)
-  input.set(namespaceBytes, 0)
+  input.set(known.bytes, 0)
   input.set(nameBytes, 16)
-  const hash = sha1(input).slice(0, 16)
+  const hash = sha1(input)
   hash[6] = ((hash[6] as number) & 0x0f) | 0x50
   hash[8] = ((hash[8] as number) & 0x3f) | 0x80
-  return formatUuid(hash)
+  const uuid = formatUuid(hash)
+  if (known.mapped.size >= MEMO_LIMIT) known.mapped.clear()
+  known.mapped.set(name, uuid)
+  return uuid
 }
 
 /**

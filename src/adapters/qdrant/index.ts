@@ -180,7 +180,8 @@ export function qdrantAdapter(client: QdrantClient, options: QdrantAdapterOption
     if (scope.namespace !== undefined && scope.namespace !== '') throw new InputError('qdrant has no namespaces', { path: 'namespace', reason: 'namespaces_unsupported' })
   }
 
-  const recordFromPoint = (point: QdrantPointLike, include: IncludeMetadata, includeVectors: boolean): FetchedRecord => {
+  /** The record a point holds; `score` is set when given (query matches), so no second object is built for it. */
+  const recordFromPoint = (point: QdrantPointLike, include: IncludeMetadata, includeVectors: boolean, score?: number): FetchedRecord => {
     const payload = point.payload ?? {}
     const original = payload[ORIGINAL_ID_FIELD]
     const pointId = typeof point.id === 'bigint' ? point.id.toString() : point.id
@@ -194,12 +195,16 @@ export function qdrantAdapter(client: QdrantClient, options: QdrantAdapterOption
     } else {
       id = String(pointId)
     }
-    const record: { id: string; metadata?: Metadata; vector?: number[] } = { id }
+    const record: { id: string; score?: number; metadata?: Metadata; vector?: number[] } = score === undefined ? { id } : { id, score }
     if (include !== false) {
       const metadata: Record<string, Metadata[string]> = {}
-      for (const [field, value] of Object.entries(payload)) {
+      for (const field of Object.keys(payload)) {
         if (field === ORIGINAL_ID_FIELD || field === EMPTY_LISTS_FIELD) continue
-        if (include === true || include.includes(field)) metadata[field] = value as Metadata[string]
+        if (include !== true && !include.includes(field)) continue
+        const value = payload[field] as Metadata[string]
+        // an own property even for __proto__, as JSON.parse made it
+        if (field === '__proto__') Object.defineProperty(metadata, field, { value, enumerable: true, writable: true, configurable: true })
+        else metadata[field] = value
       }
       record.metadata = metadata
     }
@@ -405,7 +410,7 @@ export function qdrantAdapter(client: QdrantClient, options: QdrantAdapterOption
           }),
         )
         return response.points.map(
-          (point): QueryMatch => ({ ...recordFromPoint(point as QdrantPointLike, params.includeMetadata, params.includeVectors), score: point.score }),
+          (point): QueryMatch => recordFromPoint(point as QdrantPointLike, params.includeMetadata, params.includeVectors, point.score) as QueryMatch,
         )
       })
       return { matches }
