@@ -22,6 +22,7 @@ export {
   type FieldEncryptionConfig,
   fieldEncryption,
   generateKey,
+  GCM_BATCH_AFTER,
   generateKeyText,
   type KeyContext,
   type KeyInfo,

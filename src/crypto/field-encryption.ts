@@ -81,10 +81,19 @@ export interface FieldEncryptionConfig {
   readonly batchDecryption?: 'auto' | 'always' | 'off'
 }
 
-/** Envelopes a subkey opens one by one before `batchDecryption: 'auto'` builds its batch tables. */
+/**
+ * Envelopes a subkey opens one by one before `batchDecryption: 'auto'` builds its batch (64 KiB of GHASH tables and
+ * a reused AES block cipher); from then on the envelopes of one read under that subkey are opened together.
+ *
+ * @example
+ * ```ts
+ * // a tenant whose reads touch fewer envelopes than this in total never pays for the tables
+ * GCM_BATCH_AFTER // 16
+ * ```
+ */
 export const GCM_BATCH_AFTER = 16
 
-/** Subkeys whose batch tables (64 KiB each) are kept; the least recently used is dropped beyond this. */
+/** Subkeys whose batch tables (64 KiB each) are kept; the oldest is dropped beyond this. */
 const GCM_BATCH_KEYS = 32
 
 /**
@@ -279,7 +288,7 @@ export class FieldEncryption implements FieldProtector {
   #failure = ''
   #lastMac: VerifiedMac | undefined
   readonly #storedTag = new Uint8Array(32)
-  /** Envelopes opened one by one per subkey (`auto` batching), and the batches of hot subkeys, least recently used first. */
+  /** Envelopes opened one by one per subkey (`auto` batching), and the batches of hot subkeys, oldest first. */
   readonly #batchAfter: number
   readonly #opensBySubkey = new Map<Uint8Array, number>()
   readonly #batches = new Map<Uint8Array, GcmBatch>()

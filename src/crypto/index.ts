@@ -8,6 +8,7 @@ export {
   FieldEncryption,
   type FieldEncryptionConfig,
   fieldEncryption,
+  GCM_BATCH_AFTER,
   type RedactionMode,
   RESERVED_PREFIX,
 } from './field-encryption.js'
