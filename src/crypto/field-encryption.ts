@@ -72,11 +72,15 @@ export interface FieldEncryptionConfig {
   /** Encryptions under one writer salt before a fresh salt (and so a fresh subkey) is drawn; default 2^24. */
   readonly encryptionsPerSalt?: number
   /**
-   * Batched AES-256-GCM decryption where the platform offers it (Node): the envelopes of one read that share a
-   * subkey are opened with one native AES call for all their counter blocks and GHASH in JavaScript, instead of one
-   * native cipher per field. Same bytes, same checks; see docs/encryption.md for the trade-off.
-   * `auto` (default) batches a subkey once it has opened {@link GCM_BATCH_AFTER} envelopes (its tables cost about
-   * as much as eight single decryptions to build); `always` from its first; `off` never.
+   * Batched AES-256-GCM decryption (opt-in): the envelopes of one read that share a subkey are opened with one call
+   * of the AES block function for all their counter blocks (native on Node, @noble elsewhere) and GHASH in JavaScript
+   * from 8-bit tables, instead of one AEAD call per field. Same bytes, same checks, several times faster per field —
+   * but table-driven GHASH is not constant-time, while Node's OpenSSL computes GHASH with carry-less multiplication
+   * instructions that are: a process able to measure this one's cache could learn the hash subkey and then forge
+   * envelopes. Read "Batched decryption" in docs/encryption.md before turning it on.
+   * `off` (default) opens every envelope on its own; `auto` batches a subkey once it has opened
+   * {@link GCM_BATCH_AFTER} envelopes (its tables cost about as much as eight single decryptions to build);
+   * `always` from its first.
    */
   readonly batchDecryption?: 'auto' | 'always' | 'off'
 }
@@ -306,7 +310,7 @@ export class FieldEncryption implements FieldProtector {
     this.#platform = config.platform ?? defaultPlatform
     this.#random = new RandomPool(this.#platform)
     this.#encryptionsPerSalt = config.encryptionsPerSalt ?? 2 ** 24
-    const batching = config.batchDecryption ?? 'auto'
+    const batching = config.batchDecryption ?? 'off'
     this.#batchAfter = batching === 'off' || this.#platform.aesGcmBatch === undefined ? Number.POSITIVE_INFINITY : batching === 'always' ? 0 : GCM_BATCH_AFTER
     this.#salt = this.#random.take(SALT_LENGTH)
     const defaults = { suite: config.suite ?? 'aes-256-gcm', redaction: config.redaction ?? 'omit' } as const
@@ -443,6 +447,12 @@ export class FieldEncryption implements FieldProtector {
     const resolved = this.#collections.get(context.collection)
     const keys = new Set<string>()
     const results: (UnprotectedRecord | string)[] = new Array(records.length)
+    if (this.#batching) {
+      // called again from inside a batched read (a getter on the metadata, a platform calling back): one by one,
+      // leaving the outer read's queue alone
+      for (let slot = 0; slot < records.length; slot++) results[slot] = this.#unprotectRecord(resolved, records[slot] as FetchedRecord, context, context.decryptable, keys, -1)
+      return this.#result(records, results, keys)
+    }
     const pending = this.#pending
     pending.clear()
     this.#batching = true
@@ -454,6 +464,11 @@ export class FieldEncryption implements FieldProtector {
       this.#settle(pending, results, keys)
       pending.clear()
     }
+    return this.#result(records, results, keys)
+  }
+
+  /** The records that verified, in order, and the failures of the others. */
+  #result(records: readonly FetchedRecord[], results: readonly (UnprotectedRecord | string)[], keys: Set<string>): UnprotectResult {
     const out: UnprotectedRecord[] = []
     const failures: { id: string; reason: string }[] = []
     for (let slot = 0; slot < records.length; slot++) {

@@ -1,8 +1,9 @@
 // AES-256-GCM decryption of many messages under one key: every AES block of the batch in one call, GHASH in JavaScript
 
 /**
- * How many AES blocks (16 bytes each) one call of the block function receives at most; a batch needing more is
- * worked through in slices. 4096 blocks = 64 KiB of counter blocks.
+ * How many AES blocks (16 bytes each) one call of the block function receives, about: a batch needing more is worked
+ * through in slices of whole messages, and a slice always takes at least one message (a message of
+ * {@link GCM_BATCH_MAX_MESSAGE} bytes needs 4097 blocks).
  */
 const SLICE_BLOCKS = 4096
 
@@ -24,9 +25,11 @@ const NONCE_LENGTH = 12
  * implementation produces, and a message whose tag fails yields `undefined`, never partial plaintext.
  *
  * GHASH runs from 8-bit tables derived from the hash subkey H (64 KiB per key). Table lookups indexed by secret
- * state are not constant-time against an attacker who can observe this process's cache; that is the same property
- * as OpenSSL's table-driven GHASH on processors without carry-less multiplication, and as the portable @noble path.
- * `docs/encryption.md` says how to turn batching off.
+ * state are not constant-time against an attacker who can observe this process's cache, and whoever learns H can
+ * forge tags under the key. OpenSSL on current x86-64 and ARMv8 processors computes GHASH with carry-less
+ * multiplication instructions, which are constant-time; its portable fallback uses 4-bit tables and @noble small
+ * windows, which leak less per lookup than 8-bit tables. This is why the field protector batches only when asked
+ * to (`batchDecryption`, docs/encryption.md).
  */
 export interface GcmBatch {
   /**
