@@ -447,9 +447,9 @@ export class FieldEncryption implements FieldProtector {
     const resolved = this.#collections.get(context.collection)
     const keys = new Set<string>()
     const results: (UnprotectedRecord | string)[] = new Array(records.length)
-    if (this.#batching) {
-      // called again from inside a batched read (a getter on the metadata, a platform calling back): one by one,
-      // leaving the outer read's queue alone
+    if (this.#batching || this.#batchAfter === Number.POSITIVE_INFINITY) {
+      // batching off (the default), or called again from inside a batched read (a getter on the metadata, a
+      // platform calling back): one by one, leaving any outer read's queue alone
       for (let slot = 0; slot < records.length; slot++) results[slot] = this.#unprotectRecord(resolved, records[slot] as FetchedRecord, context, context.decryptable, keys, -1)
       return this.#result(records, results, keys)
     }
