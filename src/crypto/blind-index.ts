@@ -3,7 +3,7 @@
 import type { Platform } from '../platform/index.js'
 import type { FilterScalar } from '../spec/filter.js'
 import type { JsonValue } from '../spec/records.js'
-import { framed } from './bytes.js'
+import { framed, writeLength, writeText } from './bytes.js'
 import { PrefixedHmac, padToBlock } from './sha256.js'
 
 /** Prefix of the reserved sibling field holding a field's blind index: `_vw_bi_<field>`. */
@@ -72,27 +72,9 @@ export function blindIndexer(platform: Platform, key: Uint8Array, keyId: string,
   let scratch = new Uint8Array(256)
   return (value) => {
     const text = scalarText(value)
-    let size = text.length
-    if (4 + 3 * size > scratch.length) scratch = new Uint8Array(4 + 3 * size)
-    // ASCII is its own UTF-8: written directly; anything else goes through the platform's encoder
-    let ascii = true
-    for (let i = 0; i < size; i++) {
-      const code = text.charCodeAt(i)
-      if (code > 0x7f) {
-        ascii = false
-        break
-      }
-      scratch[4 + i] = code
-    }
-    if (!ascii) {
-      const encoded = platform.utf8Encode(text)
-      size = encoded.length
-      scratch.set(encoded, 4)
-    }
-    scratch[0] = size >>> 24
-    scratch[1] = (size >>> 16) & 0xff
-    scratch[2] = (size >>> 8) & 0xff
-    scratch[3] = size & 0xff
+    if (4 + 3 * text.length > scratch.length) scratch = new Uint8Array(4 + 3 * text.length)
+    const size = writeText(platform, scratch, 4, text)
+    writeLength(scratch, 0, size)
     hmac.mac(scratch, 4 + size, digest, 0)
     digest[length - 1] = (digest[length - 1] as number) & mask
     return head + shortBase64url(digest, length)

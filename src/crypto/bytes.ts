@@ -1,5 +1,7 @@
 // byte framing shared by envelopes, key derivation, blind indexes and record MACs: every component length-prefixed
 
+import type { Platform } from '../platform/types.js'
+
 /**
  * Concatenates the parts, each preceded by its length as a 4-byte big-endian integer, so that no two different
  * lists of parts frame to the same bytes (the ambiguity of `"{tenant}-{path}"` style labels).
@@ -21,6 +23,45 @@ export function framed(parts: readonly Uint8Array[]): Uint8Array {
     offset += 4 + part.length
   }
   return out
+}
+
+/**
+ * Writes `length` as a 4-byte big-endian integer at `offset`: the frame header of {@link framed}, for callers that
+ * assemble frames in place.
+ *
+ * @example
+ * ```ts
+ * writeLength(scratch, 0, 3) // scratch[0..4] = 00 00 00 03
+ * ```
+ */
+export function writeLength(target: Uint8Array, offset: number, length: number): void {
+  target[offset] = length >>> 24
+  target[offset + 1] = (length >>> 16) & 0xff
+  target[offset + 2] = (length >>> 8) & 0xff
+  target[offset + 3] = length & 0xff
+}
+
+/**
+ * Writes `text` as UTF-8 at `offset` and returns the number of bytes written. ASCII, its own UTF-8, is copied
+ * directly; anything else goes through the platform's encoder. The caller leaves room for 3 bytes per character.
+ *
+ * @example
+ * ```ts
+ * const written = writeText(platform, scratch, 4, 'doc-1') // 5
+ * ```
+ */
+export function writeText(platform: Platform, target: Uint8Array, offset: number, text: string): number {
+  const length = text.length
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i)
+    if (code > 0x7f) {
+      const encoded = platform.utf8Encode(text)
+      target.set(encoded, offset)
+      return encoded.length
+    }
+    target[offset + i] = code
+  }
+  return length
 }
 
 /**

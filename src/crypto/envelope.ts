@@ -1,7 +1,7 @@
 // envelope format v1: a self-describing, place-bound ciphertext of one metadata field, stored as a string
 
 import type { Platform } from '../platform/index.js'
-import { framed } from './bytes.js'
+import { framed, writeLength } from './bytes.js'
 import { SUITES, type SuiteName, suiteById, TAG_LENGTH } from './suites.js'
 
 /** Every envelope string starts with this; base64url never contains `.`, so the prefix cannot occur by accident. */
@@ -163,12 +163,6 @@ export function envelopePlacePrefix(platform: Platform, tenant: string, collecti
 
 const placePrefixes = new WeakMap<Platform, Map<string, Uint8Array>>()
 
-function writeLength(target: Uint8Array, offset: number, length: number): void {
-  target[offset] = length >>> 24
-  target[offset + 1] = (length >>> 16) & 0xff
-  target[offset + 2] = (length >>> 8) & 0xff
-  target[offset + 3] = length & 0xff
-}
 
 /**
  * The AAD of one envelope: `place` ({@link envelopePlace}) ‖ `field` (`framed([utf8(field path)])`) ‖

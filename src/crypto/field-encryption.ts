@@ -9,7 +9,7 @@ import type { FieldSet } from '../spec/policy.js'
 import type { FieldProtector, PlainRecord, ProtectionContext, UnprotectedRecord, UnprotectResult } from '../spec/protection.js'
 import type { FetchedRecord, JsonValue, Metadata, MetadataValue } from '../spec/records.js'
 import { BLIND_INDEX_PREFIX, blindIndexer, DEFAULT_BLIND_INDEX_BITS, indexedScalars } from './blind-index.js'
-import { framed, isWellFormed } from './bytes.js'
+import { framed, isWellFormed, writeLength, writeText } from './bytes.js'
 import { ENVELOPE_KEY_CHARS, ENVELOPE_PREFIX, envelopeHeader, envelopeHeaderProblem, envelopePlacePrefix, parseEnvelope, SALT_LENGTH, SCOPE_KIND_BYTE } from './envelope.js'
 import { type KeyScope, Keyring } from './keyring.js'
 import {
@@ -718,25 +718,10 @@ export class FieldEncryption implements FieldProtector {
    */
   #writePlace(tenant: string, collection: string, recordId: string): number {
     const prefix = envelopePlacePrefix(this.#platform, tenant, collection)
-    let aad = this.#aadRoom(prefix.length + 4 + 3 * recordId.length)
+    const aad = this.#aadRoom(prefix.length + 4 + 3 * recordId.length)
     aad.set(prefix, 0)
     const start = prefix.length + 4
-    let length = recordId.length
-    let ascii = true
-    for (let i = 0; i < length; i++) {
-      const code = recordId.charCodeAt(i)
-      if (code > 0x7f) {
-        ascii = false
-        break
-      }
-      aad[start + i] = code
-    }
-    if (!ascii) {
-      const encoded = this.#platform.utf8Encode(recordId)
-      length = encoded.length
-      aad = this.#aadRoom(start + length)
-      aad.set(encoded, start)
-    }
+    const length = writeText(this.#platform, aad, start, recordId)
     writeLength(aad, prefix.length, length)
     return start + length
   }
@@ -998,13 +983,6 @@ interface MacState {
   readonly key: Uint8Array
   readonly prefix: Uint8Array
   readonly hmac: PrefixedHmac
-}
-
-function writeLength(target: Uint8Array, offset: number, length: number): void {
-  target[offset] = length >>> 24
-  target[offset + 1] = (length >>> 16) & 0xff
-  target[offset + 2] = (length >>> 8) & 0xff
-  target[offset + 3] = length & 0xff
 }
 
 /** Whether the key id bytes of an envelope spell `keyId` (ASCII, one byte per character). */

@@ -2,17 +2,14 @@
 
 import * as crypto from 'node:crypto'
 import type { ChainHasher } from '../audit/log-format.js'
+import { oneShotHash } from '../platform/node.js'
 
 const NODE = Buffer.from([1])
 
-type OneShot = {
-  (algorithm: string, data: string | Uint8Array, encoding: 'buffer'): Buffer
-  (algorithm: string, data: string | Uint8Array, encoding: 'hex'): string
-}
+// a local const, so that the check below narrows it inside the closures
+const oneShot = oneShotHash
 
-// crypto.hash (node ≥ 20.12) hashes in one call without a Hash object, which is most of the cost for ~1 KB inputs;
-// a hex digest is cheaper still than a Buffer one (no backing store to allocate)
-const oneShot = (crypto as { hash?: OneShot }).hash
+// a hex digest is cheaper than a Buffer one (no backing store to allocate)
 
 // 0x01 ‖ left ‖ right for node hashes, filled in place: hashing is synchronous, so one buffer serves every call
 const nodeInput = Buffer.alloc(65) as Buffer & { hexWrite(text: string, offset: number, length: number): number }

@@ -75,17 +75,26 @@ function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length:
   return out
 }
 
-// crypto.hash (node ≥ 20.12) hashes in one call without a Hash object, which is most of the cost of short inputs
-const oneShot = (nodeCrypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex' | 'buffer') => string | Buffer }).hash
+/** `crypto.hash`, one call for one digest (strings hash as their UTF-8 bytes). */
+export type OneShotHash = {
+  (algorithm: string, data: string | Uint8Array, encoding: 'buffer'): Buffer
+  (algorithm: string, data: string | Uint8Array, encoding: 'hex'): string
+}
+
+/**
+ * `crypto.hash` where the runtime has it (node ≥ 20.12): it hashes in one call without a Hash object, which is most of
+ * the cost of short inputs. The audit log's hasher uses it too.
+ */
+export const oneShotHash = (nodeCrypto as { hash?: OneShotHash }).hash
 
 export const platform: Platform = {
   name: 'node',
   sha256:
-    oneShot === undefined
+    oneShotHash === undefined
       ? (data) => new Uint8Array(createHash('sha256').update(data).digest())
-      : (data) => new Uint8Array(oneShot('sha256', data, 'buffer') as Buffer),
+      : (data) => new Uint8Array(oneShotHash('sha256', data, 'buffer')),
   // strings hash as their UTF-8 bytes either way
-  sha256Hex: oneShot === undefined ? (text) => createHash('sha256').update(text, 'utf8').digest('hex') : (text) => oneShot('sha256', text, 'hex') as string,
+  sha256Hex: oneShotHash === undefined ? (text) => createHash('sha256').update(text, 'utf8').digest('hex') : (text) => oneShotHash('sha256', text, 'hex'),
   hmacSha256: (key, data) => bytes(createHmac('sha256', key).update(data).digest()),
   randomBytes: (length) => randomFillSync(new Uint8Array(length)),
   timingSafeEqual: (a, b) => a.length === b.length && nodeTimingSafeEqual(a, b),

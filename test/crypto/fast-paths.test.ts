@@ -2,6 +2,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { BLIND_INDEX_PREFIX, blindIndexer, blindIndexPrefix } from '../../src/crypto/blind-index.js'
+import { writeLength, writeText } from '../../src/crypto/bytes.js'
 import { ENVELOPE_PREFIX } from '../../src/crypto/envelope.js'
 import { decodeMacTag, encodeMacText, RECORD_MAC_FIELD, recordMacSuffix, writeMacSuffix } from '../../src/crypto/record-mac.js'
 import { PrefixedHmac, padToBlock } from '../../src/crypto/sha256.js'
@@ -244,3 +245,25 @@ describe('platform additions', () => {
     )
   })
 })
+
+describe('in-place framing', () => {
+  it('writeText writes the UTF-8 of any string (ASCII copied, the rest encoded, lone surrogates as U+FFFD) within 3 bytes per character', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), fc.nat(8), (text, offset) => {
+        for (const platform of [nodePlatform, webPlatform]) {
+          const target = new Uint8Array(offset + 3 * text.length).fill(0xaa)
+          const written = writeText(platform, target, offset, text)
+          expect(Buffer.from(target.subarray(offset, offset + written)).equals(Buffer.from(platform.utf8Encode(text)))).toBe(true)
+          expect(target.subarray(0, offset).every((byte) => byte === 0xaa)).toBe(true)
+        }
+      }),
+    )
+  })
+
+  it('writeLength writes a 4-byte big-endian length, as framed does', () => {
+    const target = new Uint8Array(6)
+    writeLength(target, 1, 0x01020304)
+    expect([...target]).toEqual([0, 1, 2, 3, 4, 0])
+  })
+})
+
