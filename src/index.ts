@@ -22,7 +22,6 @@ export {
   type FieldEncryptionConfig,
   fieldEncryption,
   generateKey,
-  GCM_BATCH_AFTER,
   generateKeyText,
   type KeyContext,
   type KeyInfo,

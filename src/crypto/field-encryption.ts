@@ -2,7 +2,7 @@
 
 import { z } from 'zod'
 import { ConfigError, InputError, IntegrityError } from '../errors.js'
-import type { GcmBatch, OpenedBatch } from '../platform/gcm-batch.js'
+import type { GcmKeystreamBatch, OpenedBatch } from '../platform/gcm-keystream.js'
 import { type Platform, platform as defaultPlatform } from '../platform/index.js'
 import type { FilterNode, FilterScalar } from '../spec/filter.js'
 import type { FieldSet } from '../spec/policy.js'
@@ -15,10 +15,15 @@ import { type KeyScope, Keyring } from './keyring.js'
 import {
   decodeMacTag,
   encodeMacText,
+  envelopeDigest,
   fieldsToken as encodeFieldsToken,
+  isMacValue,
+  looksLikeRecordMac,
   parseRecordMac,
   RECORD_MAC_FIELD,
   RECORD_MAC_PREFIX,
+  RECORD_MAC_PREFIX_V1,
+  type RecordMacVersion,
   recordMacPrefix,
   recordMacSuffix,
   writeMacSuffix,
@@ -72,32 +77,24 @@ export interface FieldEncryptionConfig {
   /** Encryptions under one writer salt before a fresh salt (and so a fresh subkey) is drawn; default 2^24. */
   readonly encryptionsPerSalt?: number
   /**
-   * Batched AES-256-GCM decryption (opt-in): the envelopes of one read that share a subkey are opened with one call
-   * of the AES block function for all their counter blocks (native on Node, @noble elsewhere) and GHASH in JavaScript
-   * from 8-bit tables, instead of one AEAD call per field. Same bytes, same checks, several times faster per field —
-   * but table-driven GHASH is not constant-time, while Node's OpenSSL computes GHASH with carry-less multiplication
-   * instructions that are: a process able to measure this one's cache could learn the hash subkey and then forge
-   * envelopes. Read "Batched decryption" in docs/encryption.md before turning it on.
-   * `off` (default) opens every envelope on its own; `auto` batches a subkey once it has opened
-   * {@link GCM_BATCH_AFTER} envelopes (its tables cost about as much as eight single decryptions to build);
-   * `always` from its first.
+   * How AES-256-GCM envelopes of a read are opened. `auto` (default): the envelopes of a record whose MAC is of
+   * version 2 — which binds every byte of every envelope, and has verified before any of them is opened — are
+   * decrypted in batches per subkey: one call of the AES block function for all their counter blocks (native on
+   * Node), with no GCM tag check of their own (the MAC's HMAC-SHA256 is the check; see "Batched decryption" in
+   * docs/encryption.md). `off`: every envelope is opened on its own by the platform's AEAD, tag included. Records
+   * with a version 1 MAC, XChaCha20-Poly1305 envelopes and single-envelope calls are opened one by one either way.
    */
-  readonly batchDecryption?: 'auto' | 'always' | 'off'
+  readonly batchDecryption?: 'auto' | 'off'
+  /**
+   * Whether records whose MAC is of version 1 (written by earlier builds; it binds each envelope's tag, not its
+   * bytes) still verify; default `true`. Set it to `false` once `vectorwarden reencrypt` has rewritten a collection,
+   * so that a store cannot serve an old version 1 copy of a record: such records then fail with
+   * `record_mac_version`.
+   */
+  readonly acceptRecordMacV1?: boolean
 }
 
-/**
- * Envelopes a subkey opens one by one before `batchDecryption: 'auto'` builds its batch (64 KiB of GHASH tables and
- * a reused AES block cipher); from then on the envelopes of one read under that subkey are opened together.
- *
- * @example
- * ```ts
- * // a tenant whose reads touch fewer envelopes than this in total never pays for the tables
- * GCM_BATCH_AFTER // 16
- * ```
- */
-export const GCM_BATCH_AFTER = 16
-
-/** Subkeys whose batch tables (64 KiB each) are kept; the oldest is dropped beyond this. */
+/** Subkeys whose batch (a reused AES cipher each) is kept; the oldest is dropped beyond this. */
 const GCM_BATCH_KEYS = 32
 
 /**
@@ -107,12 +104,12 @@ const GCM_BATCH_KEYS = 32
 class PendingFields {
   readonly slots: number[] = []
   readonly fields: string[] = []
-  readonly batches: GcmBatch[] = []
+  readonly batches: GcmKeystreamBatch[] = []
   readonly jobs: number[] = []
   readonly keyIds: string[] = []
   length = 0
 
-  push(slot: number, field: string, batch: GcmBatch, job: number, keyId: string): void {
+  push(slot: number, field: string, batch: GcmKeystreamBatch, job: number, keyId: string): void {
     const at = this.length++
     this.slots[at] = slot
     this.fields[at] = field
@@ -165,7 +162,8 @@ const configSchema = z
     redaction: redactionSchema.optional(),
     platform: z.custom<Platform>((value) => typeof value === 'object' && value !== null && 'aeadSeal' in value).optional(),
     encryptionsPerSalt: z.number().int().min(1).max(2 ** 32).optional(),
-    batchDecryption: z.enum(['auto', 'always', 'off']).optional(),
+    batchDecryption: z.enum(['auto', 'off']).optional(),
+    acceptRecordMacV1: z.boolean().optional(),
   })
   .strict()
 
@@ -292,10 +290,10 @@ export class FieldEncryption implements FieldProtector {
   #failure = ''
   #lastMac: VerifiedMac | undefined
   readonly #storedTag = new Uint8Array(32)
-  /** Envelopes opened one by one per subkey (`auto` batching), and the batches of hot subkeys, oldest first. */
-  readonly #batchAfter: number
-  readonly #opensBySubkey = new Map<Uint8Array, number>()
-  readonly #batches = new Map<Uint8Array, GcmBatch>()
+  /** Whether reads batch (`batchDecryption` and a platform that can), and the batches per subkey, oldest first. */
+  readonly #batchReads: boolean
+  readonly #acceptMacV1: boolean
+  readonly #batches = new Map<Uint8Array, GcmKeystreamBatch>()
   /** Envelopes of the current read queued in batches; `#batching` is false outside a batched read. */
   readonly #pending = new PendingFields()
   #batching = false
@@ -310,8 +308,8 @@ export class FieldEncryption implements FieldProtector {
     this.#platform = config.platform ?? defaultPlatform
     this.#random = new RandomPool(this.#platform)
     this.#encryptionsPerSalt = config.encryptionsPerSalt ?? 2 ** 24
-    const batching = config.batchDecryption ?? 'off'
-    this.#batchAfter = batching === 'off' || this.#platform.aesGcmBatch === undefined ? Number.POSITIVE_INFINITY : batching === 'always' ? 0 : GCM_BATCH_AFTER
+    this.#batchReads = config.batchDecryption !== 'off' && this.#platform.unauthenticatedAesGcmBatch !== undefined
+    this.#acceptMacV1 = config.acceptRecordMacV1 ?? true
     this.#salt = this.#random.take(SALT_LENGTH)
     const defaults = { suite: config.suite ?? 'aes-256-gcm', redaction: config.redaction ?? 'omit' } as const
     const collections = new Map<string, Resolved>()
@@ -380,7 +378,7 @@ export class FieldEncryption implements FieldProtector {
         }
       } else {
         if (!isMetadataValue(value)) throw new InputError('a clear field must hold a string, finite number, boolean or list of strings', { path: fieldPath, reason: 'metadata_type' })
-        if (typeof value === 'string' && (value.startsWith(ENVELOPE_PREFIX) || value.startsWith(RECORD_MAC_PREFIX))) {
+        if (typeof value === 'string' && (value.startsWith(ENVELOPE_PREFIX) || looksLikeRecordMac(value))) {
           throw new InputError('a clear field cannot hold a value that looks like an envelope', { path: fieldPath, reason: 'envelope_lookalike' })
         }
         metadata[field] = value
@@ -447,9 +445,9 @@ export class FieldEncryption implements FieldProtector {
     const resolved = this.#collections.get(context.collection)
     const keys = new Set<string>()
     const results: (UnprotectedRecord | string)[] = new Array(records.length)
-    if (this.#batching || this.#batchAfter === Number.POSITIVE_INFINITY) {
-      // batching off (the default), or called again from inside a batched read (a getter on the metadata, a
-      // platform calling back): one by one, leaving any outer read's queue alone
+    if (this.#batching || !this.#batchReads) {
+      // batching off, or called again from inside a batched read (a getter on the metadata, a platform calling
+      // back): one by one, leaving any outer read's queue alone
       for (let slot = 0; slot < records.length; slot++) results[slot] = this.#unprotectRecord(resolved, records[slot] as FetchedRecord, context, context.decryptable, keys, -1)
       return this.#result(records, results, keys)
     }
@@ -459,10 +457,14 @@ export class FieldEncryption implements FieldProtector {
     try {
       for (let slot = 0; slot < records.length; slot++) results[slot] = this.#unprotectRecord(resolved, records[slot] as FetchedRecord, context, context.decryptable, keys, slot)
     } finally {
-      this.#batching = false
-      // opened even when the walk threw, so that no batch keeps jobs of this read
-      this.#settle(pending, results, keys)
-      pending.clear()
+      try {
+        // opened even when the walk threw, so that no batch keeps jobs of this read; still flagged as batching, so
+        // that a platform calling back into the protector while the batches open reads one by one
+        this.#settle(pending, results, keys)
+      } finally {
+        pending.clear()
+        this.#batching = false
+      }
     }
     return this.#result(records, results, keys)
   }
@@ -486,11 +488,11 @@ export class FieldEncryption implements FieldProtector {
   #settle(pending: PendingFields, results: (UnprotectedRecord | string)[], keys: Set<string>): void {
     if (pending.length === 0) return
     // nearly always one batch (one subkey per read): a map only when there are more
-    const only = pending.batches[0] as GcmBatch
+    const only = pending.batches[0] as GcmKeystreamBatch
     let onlyOpened: OpenedBatch | undefined
-    let opened: Map<GcmBatch, OpenedBatch> | undefined
+    let opened: Map<GcmKeystreamBatch, OpenedBatch> | undefined
     for (let i = 0; i < pending.length; i++) {
-      const batch = pending.batches[i] as GcmBatch
+      const batch = pending.batches[i] as GcmKeystreamBatch
       if (batch === only) onlyOpened ??= only.open()
       else if (!(opened ??= new Map()).has(batch)) opened.set(batch, batch.open())
     }
@@ -498,11 +500,11 @@ export class FieldEncryption implements FieldProtector {
       const slot = pending.slots[i] as number
       const record = results[slot]
       if (typeof record !== 'object' || record === null) continue
-      const batch = pending.batches[i] as GcmBatch
+      const batch = pending.batches[i] as GcmKeystreamBatch
       const result = (batch === only ? onlyOpened : opened?.get(batch)) as OpenedBatch
       const job = pending.jobs[i] as number
       const offset = result.offsets[job] as number
-      const decoded = offset < 0 ? 'envelope_authentication_failed' : this.#decode(result.buffers[job] as Uint8Array, offset, offset + (result.lengths[job] as number))
+      const decoded = this.#decode(result.buffers[job] as Uint8Array, offset, offset + (result.lengths[job] as number))
       if (typeof decoded === 'string') {
         results[slot] = decoded
         continue
@@ -512,21 +514,15 @@ export class FieldEncryption implements FieldProtector {
     }
   }
 
-  /** The batch of a subkey once it is hot enough to be worth one; undefined while it is opened one by one. */
-  #batchFor(key: Uint8Array): GcmBatch | undefined {
-    const batch = this.#batches.get(key)
-    if (batch !== undefined) return batch
-    const opens = this.#opensBySubkey.get(key) ?? 0
-    if (opens < this.#batchAfter) {
-      if (this.#opensBySubkey.size >= 4096) this.#opensBySubkey.clear()
-      this.#opensBySubkey.set(key, opens + 1)
-      return undefined
+  /** The batch of a subkey, made on first use; beyond {@link GCM_BATCH_KEYS} subkeys the oldest batch is dropped. */
+  #batchFor(key: Uint8Array): GcmKeystreamBatch {
+    let batch = this.#batches.get(key)
+    if (batch === undefined) {
+      batch = (this.#platform.unauthenticatedAesGcmBatch as NonNullable<Platform['unauthenticatedAesGcmBatch']>)(key)
+      if (this.#batches.size >= GCM_BATCH_KEYS) this.#batches.delete(this.#batches.keys().next().value as Uint8Array)
+      this.#batches.set(key, batch)
     }
-    const created = (this.#platform.aesGcmBatch as NonNullable<Platform['aesGcmBatch']>)(key)
-    if (this.#batches.size >= GCM_BATCH_KEYS) this.#batches.delete(this.#batches.keys().next().value as Uint8Array)
-    this.#batches.set(key, created)
-    this.#opensBySubkey.delete(key)
-    return created
+    return batch
   }
 
   /**
@@ -587,7 +583,7 @@ export class FieldEncryption implements FieldProtector {
       return false
     }
     const mac = parseRecordMac(this.#platform, metadata[RECORD_MAC_FIELD], this.#macFieldLists)
-    if (mac === undefined || mac.keyId !== primary || mac.scopeKind !== resolved.scope || mac.fieldsToken !== resolved.coveredToken) return false
+    if (mac === undefined || mac.version !== 2 || mac.keyId !== primary || mac.scopeKind !== resolved.scope || mac.fieldsToken !== resolved.coveredToken) return false
     for (const field of resolved.encrypt) {
       const value = metadata[field]
       if (value === undefined) continue
@@ -608,8 +604,10 @@ export class FieldEncryption implements FieldProtector {
 
   /** Unprotects one record; `slot` is its index in a batched read (its envelopes may then be queued), -1 outside one. */
   #unprotectRecord(resolved: Resolved | undefined, record: FetchedRecord, context: ProtectionContext, decryptable: FieldSet, keys: Set<string>, slot: number): UnprotectedRecord | string {
-    const metadata = record.metadata
-    if (resolved === undefined || metadata === undefined) return record as UnprotectedRecord
+    if (resolved === undefined || record.metadata === undefined) return record as UnprotectedRecord
+    // read once: the MAC, the digest of the envelopes and their decryption must all see the same values, even if the
+    // metadata is not plain data (getters, a proxy)
+    const metadata: Metadata = { ...record.metadata }
     const tenant = this.#tenantOf(resolved, context, metadata)
     const mac = this.#verifyMac(metadata[RECORD_MAC_FIELD], tenant, context.collection, record.id, metadata)
     if (typeof mac === 'string') return mac
@@ -633,7 +631,8 @@ export class FieldEncryption implements FieldProtector {
         continue
       }
       if (placeLength < 0) placeLength = this.#writePlace(tenant ?? '', context.collection, record.id)
-      const plain = this.#decrypt(value as string, placeLength, field, context.collection, tenant, keys, slot)
+      // only a version 2 MAC binds every byte of the envelopes, which is what lets a batch skip their GCM tags
+      const plain = this.#decrypt(value as string, placeLength, field, context.collection, tenant, keys, mac.version === 2 ? slot : -1)
       if (plain === FAILED) return this.#failure
       // a queued envelope keeps its field's place in the key order; settling fills it in
       out[field] = plain === DEFERRED ? null : plain
@@ -660,17 +659,23 @@ export class FieldEncryption implements FieldProtector {
     ) {
       const mac = parseRecordMac(this.#platform, text, this.#macFieldLists)
       if (mac === undefined) return 'record_mac_malformed'
+      if (mac.version === 1 && !this.#acceptMacV1) return 'record_mac_version'
       try {
-        const state = this.#macState(this.#scopeOfKind(mac.scopeKind, collection, tenant), tenant ?? '', collection, mac.fieldsToken, mac.keyId)
-        const head = `${RECORD_MAC_PREFIX}${mac.scopeKind === 'tenant' ? 't' : 'c'}.${mac.keyId}.`
+        const state = this.#macState(mac.version, this.#scopeOfKind(mac.scopeKind, collection, tenant), tenant ?? '', collection, mac.fieldsToken, mac.keyId)
+        const head = `${mac.version === 2 ? RECORD_MAC_PREFIX : RECORD_MAC_PREFIX_V1}${mac.scopeKind === 'tenant' ? 't' : 'c'}.${mac.keyId}.`
         const tail = `.${mac.fieldsToken}`
-        verified = { head, tail, length: text.length, revision: this.keyring.revision, tenant, collection, keyId: mac.keyId, fields: mac.fields, fieldSet: mac.fieldSet, state }
+        verified = { version: mac.version, head, tail, length: text.length, revision: this.keyring.revision, tenant, collection, keyId: mac.keyId, fields: mac.fields, fieldSet: mac.fieldSet, state }
       } catch (error) {
         return IntegrityError.isInstance(error) ? error.reason : 'record_mac_mismatch'
       }
       this.#lastMac = verified
     }
-    const expected = this.#macOf(verified.state, recordId, verified.fields, metadata)
+    const fields = verified.fields
+    for (let f = 0; f < fields.length; f++) {
+      const field = fields[f] as string
+      if (!isMacValue(Object.hasOwn(metadata, field) ? metadata[field] : undefined)) return 'record_mac_mismatch'
+    }
+    const expected = this.#macOf(verified.state, verified.version, recordId, fields, metadata)
     if (!decodeMacTag(text, verified.head.length, this.#storedTag) || !equalTags(expected, this.#storedTag)) return 'record_mac_mismatch'
     return verified
   }
@@ -823,15 +828,16 @@ export class FieldEncryption implements FieldProtector {
       subkey = { keyId, key }
       this.#lastRead = { keyId, key, revision: this.keyring.revision, scopeValue, head }
     }
-    const aad = this.#fieldAad(placeLength, field, bytes, headerLength)
     if (slot >= 0 && suite === 'aes-256-gcm' && this.#batching) {
+      // the record's version 2 MAC has verified and binds these bytes (its place too): counter mode is all that is left
       const batch = this.#batchFor(subkey.key)
-      const job = batch === undefined ? -1 : (batch as GcmBatch).add(bytes, nonceStart, headerLength, aad)
+      const job = batch.add(bytes, nonceStart, headerLength)
       if (job >= 0) {
-        this.#pending.push(slot, field, batch as GcmBatch, job, subkey.keyId)
+        this.#pending.push(slot, field, batch, job, subkey.keyId)
         return DEFERRED
       }
     }
+    const aad = this.#fieldAad(placeLength, field, bytes, headerLength)
     // plain views rather than subarray(): Buffer's subarray is a JavaScript constructor call per view
     const nonce = new Uint8Array(bytes.buffer, bytes.byteOffset + nonceStart, headerLength - nonceStart)
     const sealed = new Uint8Array(bytes.buffer, bytes.byteOffset + headerLength, bytes.length - headerLength)
@@ -882,7 +888,6 @@ export class FieldEncryption implements FieldProtector {
       this.#indexers.clear()
       // a batch holds its key's AES schedule: a retired or shredded key must not live on in one
       this.#batches.clear()
-      this.#opensBySubkey.clear()
       this.#subkeysRevision = this.keyring.revision
     }
   }
@@ -906,13 +911,13 @@ export class FieldEncryption implements FieldProtector {
    * The HMAC state of a record MAC: the MAC key and the shared prefix of the input ({@link recordMacPrefix})
    * absorbed once per scope, key, tenant, collection and covered-field list.
    */
-  #macState(scope: KeyScope, tenant: string, collection: string, fieldsToken: string, keyId: string | undefined): MacState {
+  #macState(version: RecordMacVersion, scope: KeyScope, tenant: string, collection: string, fieldsToken: string, keyId: string | undefined): MacState {
     this.#refreshCaches()
-    const cacheKey = `${scope.kind === 'tenant' ? 't' : 'c'}\u0000${keyId ?? ''}\u0000${tenant}\u0000${collection}\u0000${fieldsToken}`
+    const cacheKey = `${version}${scope.kind === 'tenant' ? 't' : 'c'}\u0000${keyId ?? ''}\u0000${tenant}\u0000${collection}\u0000${fieldsToken}`
     let state = this.#macStates.get(cacheKey)
     if (state === undefined) {
       const derived = this.#macKey(scope, keyId)
-      const prefix = recordMacPrefix(this.#platform, scope.kind, derived.keyId, tenant, collection, fieldsToken)
+      const prefix = recordMacPrefix(this.#platform, version, scope.kind, derived.keyId, tenant, collection, fieldsToken)
       state = { keyId: derived.keyId, key: derived.key, prefix, hmac: new PrefixedHmac(derived.key, prefix) }
       if (this.#macStates.size >= 4096) this.#macStates.clear()
       this.#macStates.set(cacheKey, state)
@@ -921,12 +926,13 @@ export class FieldEncryption implements FieldProtector {
   }
 
   /** A record MAC's tag (in the MAC output scratch); short inputs in JavaScript from the cached midstate, long ones natively. */
-  #macOf(state: MacState, recordId: string, fields: readonly string[], metadata: Metadata): Uint8Array {
+  #macOf(state: MacState, version: RecordMacVersion, recordId: string, fields: readonly string[], metadata: Metadata): Uint8Array {
     let suffix: Uint8Array = this.#macScratch
-    let length = writeMacSuffix(suffix, recordId, fields, metadata)
+    // version 2: one native SHA-256 over all the record's envelopes
+    let length = writeMacSuffix(suffix, version, recordId, fields, metadata, version === 2 ? envelopeDigest(this.#platform, fields, metadata) : '')
     if (length < 0) {
       // not all ASCII, or longer than the scratch: the text form, encoded (the reference writeMacSuffix matches)
-      suffix = encodeMacText(this.#platform, recordMacSuffix(recordId, fields, metadata))
+      suffix = encodeMacText(this.#platform, recordMacSuffix(this.#platform, version, recordId, fields, metadata))
       length = suffix.length
     }
     if (length <= JS_MAC_LIMIT) return state.hmac.mac(suffix, length, this.#macOut, 0)
@@ -937,8 +943,8 @@ export class FieldEncryption implements FieldProtector {
   }
 
   #mac(scope: KeyScope, tenant: string | undefined, collection: string, recordId: string, fields: readonly string[], fieldsToken: string, metadata: Metadata): string {
-    const state = this.#macState(scope, tenant ?? '', collection, fieldsToken, undefined)
-    const tag = this.#macOf(state, recordId, fields, metadata)
+    const state = this.#macState(2, scope, tenant ?? '', collection, fieldsToken, undefined)
+    const tag = this.#macOf(state, 2, recordId, fields, metadata)
     return `${RECORD_MAC_PREFIX}${scope.kind === 'tenant' ? 't' : 'c'}.${state.keyId}.${this.#platform.base64urlEncode(tag)}.${fieldsToken}`
   }
 }
@@ -966,6 +972,7 @@ const JS_MAC_LIMIT = 247
 
 /** A parsed and cached record MAC string, minus its tag: what a MAC with the same text around the tag shares. */
 interface VerifiedMac {
+  readonly version: RecordMacVersion
   readonly head: string
   readonly tail: string
   readonly length: number

@@ -8,7 +8,6 @@ export {
   FieldEncryption,
   type FieldEncryptionConfig,
   fieldEncryption,
-  GCM_BATCH_AFTER,
   type RedactionMode,
   RESERVED_PREFIX,
 } from './field-encryption.js'

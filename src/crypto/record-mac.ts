@@ -9,13 +9,25 @@ import { padToBlock } from './sha256.js'
 /** The reserved field that holds the record MAC. */
 export const RECORD_MAC_FIELD = '_vw_mac'
 
-/** Every MAC string starts with this. */
-export const RECORD_MAC_PREFIX = 'vwm1.'
+/** What MAC strings written today start with: version 2, which binds every byte of every envelope. */
+export const RECORD_MAC_PREFIX = 'vwm2.'
 
-const LABEL = 'vectorwarden/record/v1'
+/** What MAC strings of version 1 start with (an envelope contributed its last 24 characters); still verified. */
+export const RECORD_MAC_PREFIX_V1 = 'vwm1.'
+
+/** The record MAC versions: 1 (read only) and 2 (written). */
+export type RecordMacVersion = 1 | 2
+
+const LABELS = { 1: 'vectorwarden/record/v1', 2: 'vectorwarden/record/v2' } as const
+
+/** Whether a string starts like a record MAC of any version (a clear field must not, so none can pose as one). */
+export function looksLikeRecordMac(text: string): boolean {
+  return text.startsWith(RECORD_MAC_PREFIX) || text.startsWith(RECORD_MAC_PREFIX_V1)
+}
 
 /** What a MAC string says: the scope kind and key of the MAC key, the tag, and the fields it covers. */
 export interface ParsedRecordMac {
+  readonly version: RecordMacVersion
   readonly scopeKind: 'collection' | 'tenant'
   readonly keyId: string
   readonly tag: string
@@ -56,52 +68,111 @@ export function encodeMacText(platform: Platform, text: string): Uint8Array {
  *
  * @example
  * ```ts
- * const prefix = recordMacPrefix(platform, 'tenant', 'k1', 'acme', 'docs', token)
+ * const prefix = recordMacPrefix(platform, 2, 'tenant', 'k1', 'acme', 'docs', token)
  * ```
  */
-export function recordMacPrefix(platform: Platform, scopeKind: 'collection' | 'tenant', keyId: string, tenant: string, collection: string, fieldsToken: string): Uint8Array {
-  const text = `${LABEL.length}:${LABEL}${scopeKind.length}:${scopeKind}${keyId.length}:${keyId}${tenant.length}:${tenant}${collection.length}:${collection}${fieldsToken.length}:${fieldsToken}`
+export function recordMacPrefix(platform: Platform, version: RecordMacVersion, scopeKind: 'collection' | 'tenant', keyId: string, tenant: string, collection: string, fieldsToken: string): Uint8Array {
+  const label = LABELS[version]
+  const text = `${label.length}:${label}${scopeKind.length}:${scopeKind}${keyId.length}:${keyId}${tenant.length}:${tenant}${collection.length}:${collection}${fieldsToken.length}:${fieldsToken}`
   return padToBlock(encodeMacText(platform, text))
+}
+
+/**
+ * Whether a stored value is one a MAC can cover: absent, a string, a finite number, a boolean or an array of
+ * strings — what `protect` accepts in clear fields and writes for the others. Anything else (an object posing as a
+ * list, a list of numbers, `null`) fails the record before its MAC is computed, so that a value of another type
+ * never verifies as the value that was signed.
+ *
+ * @example
+ * ```ts
+ * isMacValue(['team-a']) // true
+ * isMacValue({ 0: 'team-a', length: 1 }) // false
+ * ```
+ */
+export function isMacValue(value: unknown): boolean {
+  switch (typeof value) {
+    case 'undefined':
+    case 'string':
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isFinite(value)
+    default:
+      if (!Array.isArray(value)) return false
+      for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') return false
+      return true
+  }
+}
+
+/**
+ * The SHA-256 (lowercase hex) of the covered envelopes of a record, concatenated in the order of `fields`: what a
+ * version 2 MAC binds them by; `''` when no covered field holds an envelope. The platform hashes the text as UTF-8,
+ * which maps lone surrogates to U+FFFD; that loses nothing that matters: envelopes written by `protect` are ASCII,
+ * and a string that is not ASCII has UTF-8 that is not ASCII, so no other text digests like honest envelopes (and
+ * the MAC binds each envelope's length too).
+ *
+ * @example
+ * ```ts
+ * const digest = envelopeDigest(platform, ['body', 'tenant', 'title'], metadata)
+ * ```
+ */
+export function envelopeDigest(platform: Platform, fields: readonly string[], metadata: Metadata): string {
+  let envelopes = ''
+  let any = false
+  for (let f = 0; f < fields.length; f++) {
+    const field = fields[f] as string
+    const value = Object.hasOwn(metadata, field) ? metadata[field] : undefined
+    if (typeof value === 'string' && value.startsWith(ENVELOPE_PREFIX)) {
+      envelopes += value
+      any = true
+    }
+  }
+  return any ? platform.sha256Hex(envelopes) : ''
 }
 
 /**
  * The part of a record MAC's input that is the record's own, as text (encoded by {@link encodeMacText}):
  * `frame(record id)` then, per covered field in the order of the list (which the prefix binds through the fields
- * token, so names are not repeated), its value: `x` (absent), `e` + the last 24 characters (an envelope: they hold
- * its tag, itself a MAC of the whole envelope), `s` + frame(string), `n` + number + `;`, `t` / `f` (booleans) or
- * `l` + count + `:` + frame(each). Every value is self-delimiting, so the text is unambiguous.
+ * token, so names are not repeated), its value: `x` (absent), an envelope, `s` + frame(string), `n` + number + `;`,
+ * `t` / `f` (booleans) or `l` + count + `:` + frame(each). An envelope is `e` + its length + `;` in version 2, and
+ * the text then ends with `h` + {@link envelopeDigest} (every byte of every envelope); in version 1 it is `e` + its
+ * last 24 characters (its tag). Every value is self-delimiting, so the text is unambiguous.
  *
  * @example
  * ```ts
- * const text = recordMacSuffix('doc-1', ['acl', 'tenant'], metadata)
+ * const text = recordMacSuffix(platform, 2, 'doc-1', ['acl', 'tenant'], metadata)
  * ```
  */
-export function recordMacSuffix(recordId: string, fields: readonly string[], metadata: Metadata): string {
+export function recordMacSuffix(platform: Platform, version: RecordMacVersion, recordId: string, fields: readonly string[], metadata: Metadata): string {
   let text = `${recordId.length}:${recordId}`
   for (const field of fields) {
     const value = Object.hasOwn(metadata, field) ? metadata[field] : undefined
     if (value === undefined) text += 'x'
-    else if (typeof value === 'string') text += value.startsWith(ENVELOPE_PREFIX) ? `e${value.slice(-24)}` : `s${value.length}:${value}`
-    else if (typeof value === 'number') text += `n${value === 0 ? 0 : value};`
+    else if (typeof value === 'string') {
+      if (!value.startsWith(ENVELOPE_PREFIX)) text += `s${value.length}:${value}`
+      else text += version === 1 ? `e${value.slice(-24)}` : `e${value.length};`
+    } else if (typeof value === 'number') text += `n${value === 0 ? 0 : value};`
     else if (typeof value === 'boolean') text += value ? 't' : 'f'
     else {
       text += `l${value.length}:`
       for (const element of value) text += `${String(element).length}:${String(element)}`
     }
   }
-  return text
+  const digest = version === 2 ? envelopeDigest(platform, fields, metadata) : ''
+  return digest === '' ? text : `${text}h${digest}`
 }
 
 /**
  * Writes {@link recordMacSuffix} straight into `out` as bytes when it is all ASCII (then UTF-8 is the text itself)
- * and fits; returns the length, or -1 when it does not (the caller then encodes the text).
+ * and fits; returns the length, or -1 when it does not (the caller then encodes the text). `digest` is the
+ * record's {@link envelopeDigest} for version 2 (the caller computes it once), ignored for version 1.
  *
  * @example
  * ```ts
- * const length = writeMacSuffix(scratch, 'doc-1', fields, metadata)
+ * const length = writeMacSuffix(scratch, 2, 'doc-1', fields, metadata, envelopeDigest(platform, fields, metadata))
  * ```
  */
-export function writeMacSuffix(out: Uint8Array, recordId: string, fields: readonly string[], metadata: Metadata): number {
+export function writeMacSuffix(out: Uint8Array, version: RecordMacVersion, recordId: string, fields: readonly string[], metadata: Metadata, digest: string): number {
   let offset = writeFrame(out, 0, recordId)
   for (let f = 0; f < fields.length && offset >= 0; f++) {
     const field = fields[f] as string
@@ -110,10 +181,16 @@ export function writeMacSuffix(out: Uint8Array, recordId: string, fields: readon
     if (value === undefined) out[offset++] = 0x78
     else if (typeof value === 'string') {
       if (value.startsWith(ENVELOPE_PREFIX)) {
-        // the text form slices the last 24 characters; an envelope shorter than that is malformed and fails later
-        if (value.length < 24) return -1
         out[offset++] = 0x65
-        offset = writeAscii(out, offset, value, value.length - 24)
+        if (version === 2) {
+          offset = writeAscii(out, offset, String(value.length), 0)
+          if (offset < 0 || offset + 1 > out.length) return -1
+          out[offset++] = 0x3b
+        } else {
+          // the text form slices the last 24 characters; an envelope shorter than that is malformed and fails later
+          if (value.length < 24) return -1
+          offset = writeAscii(out, offset, value, value.length - 24)
+        }
       } else {
         out[offset++] = 0x73
         offset = writeFrame(out, offset, value)
@@ -132,7 +209,10 @@ export function writeMacSuffix(out: Uint8Array, recordId: string, fields: readon
       for (let i = 0; i < value.length && offset >= 0; i++) offset = writeFrame(out, offset, String(value[i]))
     }
   }
-  return offset
+  if (version === 1 || digest === '' || offset < 0) return offset
+  if (offset + 1 > out.length) return -1
+  out[offset++] = 0x68
+  return writeAscii(out, offset, digest, 0)
 }
 
 /** Writes `frame(text)` (decimal UTF-16 length, `:`, text) as ASCII; -1 when not ASCII or out of room. */
@@ -160,11 +240,12 @@ function writeAscii(out: Uint8Array, offset: number, text: string, from: number)
  *
  * @example
  * ```ts
- * const data = recordMacInput(platform, 'tenant', 'k1', 'acme', 'docs', 'doc-1', token, fields, metadata)
+ * const data = recordMacInput(platform, 2, 'tenant', 'k1', 'acme', 'docs', 'doc-1', token, fields, metadata)
  * ```
  */
 export function recordMacInput(
   platform: Platform,
+  version: RecordMacVersion,
   scopeKind: 'collection' | 'tenant',
   keyId: string,
   tenant: string,
@@ -174,8 +255,8 @@ export function recordMacInput(
   fields: readonly string[],
   metadata: Metadata,
 ): Uint8Array {
-  const prefix = recordMacPrefix(platform, scopeKind, keyId, tenant, collection, fieldsToken)
-  const suffix = encodeMacText(platform, recordMacSuffix(recordId, fields, metadata))
+  const prefix = recordMacPrefix(platform, version, scopeKind, keyId, tenant, collection, fieldsToken)
+  const suffix = encodeMacText(platform, recordMacSuffix(platform, version, recordId, fields, metadata))
   const out = new Uint8Array(prefix.length + suffix.length)
   out.set(prefix, 0)
   out.set(suffix, prefix.length)
@@ -229,7 +310,7 @@ export function fieldsToken(platform: Platform, fields: readonly string[]): stri
 }
 
 /**
- * Parses a MAC string `vwm1.<c|t>.<key id>.<tag>.<fields token>`; `undefined` when malformed.
+ * Parses a MAC string `vwm2.<c|t>.<key id>.<tag>.<fields token>` (or `vwm1.…`); `undefined` when malformed.
  *
  * @example
  * ```ts
@@ -237,8 +318,11 @@ export function fieldsToken(platform: Platform, fields: readonly string[]): stri
  * ```
  */
 export function parseRecordMac(platform: Platform, text: unknown, cache: Map<string, { readonly fields: readonly string[]; readonly fieldSet: ReadonlySet<string> }>): ParsedRecordMac | undefined {
-  if (typeof text !== 'string' || !text.startsWith(RECORD_MAC_PREFIX)) return undefined
-  const parts = text.slice(RECORD_MAC_PREFIX.length).split('.')
+  if (typeof text !== 'string') return undefined
+  const prefix = text.startsWith(RECORD_MAC_PREFIX) ? RECORD_MAC_PREFIX : text.startsWith(RECORD_MAC_PREFIX_V1) ? RECORD_MAC_PREFIX_V1 : undefined
+  if (prefix === undefined) return undefined
+  const version = prefix === RECORD_MAC_PREFIX ? 2 : 1
+  const parts = text.slice(prefix.length).split('.')
   if (parts.length !== 4) return undefined
   const [kind, keyId, tag, token] = parts as [string, string, string, string]
   const scopeKind = kind === 't' ? 'tenant' : kind === 'c' ? 'collection' : undefined
@@ -255,5 +339,5 @@ export function parseRecordMac(platform: Platform, text: unknown, cache: Map<str
     if (cache.size > 1024) cache.clear()
     cache.set(token, entry)
   }
-  return { scopeKind, keyId, tag, fields: entry.fields, fieldSet: entry.fieldSet, fieldsToken: token }
+  return { version, scopeKind, keyId, tag, fields: entry.fields, fieldSet: entry.fieldSet, fieldsToken: token }
 }

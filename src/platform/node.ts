@@ -11,7 +11,7 @@ import {
   timingSafeEqual as nodeTimingSafeEqual,
 } from 'node:crypto'
 import { hchacha } from '@noble/ciphers/chacha.js'
-import { gcmBatch } from './gcm-batch.js'
+import { gcmKeystreamBatch } from './gcm-keystream.js'
 import { AEAD_NONCE_LENGTH, type AeadAlgorithm, type Platform } from './types.js'
 
 const view = (data: Uint8Array): Buffer => (Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength))
@@ -154,11 +154,11 @@ export const platform: Platform = {
       return undefined
     }
   },
-  aesGcmBatch: (key) => {
+  unauthenticatedAesGcmBatch: (key) => {
     if (key.length !== 32) throw new TypeError('aes-256-gcm needs a 32-byte key')
     // ECB over counter blocks the batch builds itself: a block function, never used on data directly
     const ecb = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false)
-    return gcmBatch(
+    return gcmKeystreamBatch(
       (blocks) => ecb.update(blocks),
       (buffer) => Buffer.from(buffer),
     )

@@ -1,6 +1,6 @@
 // the primitives the core needs from its runtime; node:crypto on Node, @noble elsewhere, same bytes either way
 
-import type { GcmBatch } from './gcm-batch.js'
+import type { GcmKeystreamBatch } from './gcm-keystream.js'
 
 /** The AEAD algorithms the platform provides; both with 16-byte tags. */
 export type AeadAlgorithm = 'aes-256-gcm' | 'xchacha20-poly1305'
@@ -45,11 +45,14 @@ export interface Platform {
    */
   aeadSealText(algorithm: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, plaintext: string, aad: Uint8Array, head: Uint8Array): string
   /**
-   * A batch of AES-256-GCM decryptions under `key` (32 bytes) that costs one call of the native block function per
-   * batch instead of one cipher per message; absent where the runtime has no fast AES block function. The result is
-   * meant to be cached per key: building it derives 64 KiB of GHASH tables.
+   * A batch of AES-256-GCM decryptions under `key` (32 bytes) **that checks no tags** — unauthenticated, the
+   * counter-mode half of GCM: one call of the native block function per batch instead of one cipher per message,
+   * only for envelopes a verified record MAC binds byte for byte (the field protector's batched reads). Absent where
+   * the runtime has no fast AES block function. Meant to be cached per key (it holds a reused AES cipher).
+   *
+   * @internal
    */
-  aesGcmBatch?(key: Uint8Array): GcmBatch
+  unauthenticatedAesGcmBatch?(key: Uint8Array): GcmKeystreamBatch
   /** HKDF-SHA256 (RFC 5869): extract with `salt` (empty = zeros), expand with `info` to `length` bytes (≤ 8160). */
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array
 }

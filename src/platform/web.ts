@@ -6,7 +6,7 @@ import { hkdf } from '@noble/hashes/hkdf.js'
 import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { gcmBatch } from './gcm-batch.js'
+import { gcmKeystreamBatch } from './gcm-keystream.js'
 import { AEAD_NONCE_LENGTH, type AeadAlgorithm, type Platform } from './types.js'
 
 const encoder = new TextEncoder()
@@ -70,11 +70,11 @@ export const platform: Platform = {
       return undefined
     }
   },
-  aesGcmBatch: (key) => {
+  unauthenticatedAesGcmBatch: (key) => {
     if (key.length !== 32) throw new TypeError('aes-256-gcm needs a 32-byte key')
     // the AES block function over counter blocks the batch builds itself, never over data
     const own = Uint8Array.from(key)
-    return gcmBatch((blocks) => ecb(own, { disablePadding: true }).encrypt(blocks))
+    return gcmKeystreamBatch((blocks) => ecb(own, { disablePadding: true }).encrypt(blocks))
   },
   hkdfSha256: (ikm, salt, info, length) => {
     if (length < 1 || length > 255 * 32) throw new TypeError('HKDF length out of range')

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { BLIND_INDEX_PREFIX, blindIndexer, blindIndexPrefix } from '../../src/crypto/blind-index.js'
 import { writeLength, writeText } from '../../src/crypto/bytes.js'
 import { ENVELOPE_PREFIX } from '../../src/crypto/envelope.js'
-import { decodeMacTag, encodeMacText, RECORD_MAC_FIELD, recordMacSuffix, writeMacSuffix } from '../../src/crypto/record-mac.js'
+import { decodeMacTag, encodeMacText, envelopeDigest, RECORD_MAC_FIELD, recordMacSuffix, writeMacSuffix } from '../../src/crypto/record-mac.js'
 import { PrefixedHmac, padToBlock } from '../../src/crypto/sha256.js'
 import type { Platform } from '../../src/platform/index.js'
 import { platform as nodePlatform } from '../../src/platform/node.js'
@@ -110,23 +110,53 @@ describe('record MAC input', () => {
     fc.string({ minLength: 24, maxLength: 40 }).map((text) => `${ENVELOPE_PREFIX}${text}`),
   )
 
-  it('written directly as bytes equals the encoded text form whenever the direct writer takes it', () => {
+  it('written directly as bytes equals the encoded text form whenever the direct writer takes it, in both versions', () => {
     const small = new Uint8Array(64)
     const large = new Uint8Array(4096)
     fc.assert(
-      fc.property(fc.string({ unit: 'binary' }), fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), clearValue, { maxKeys: 5 }), fc.array(fc.string({ minLength: 1, maxLength: 6 }), { maxLength: 6 }), (recordId, metadata, extra) => {
-        const fields = [...new Set([...Object.keys(metadata), ...extra])].sort()
-        const reference = encodeMacText(nodePlatform, recordMacSuffix(recordId, fields, metadata as Metadata))
-        for (const out of [small, large]) {
-          const length = writeMacSuffix(out, recordId, fields, metadata as Metadata)
-          if (length >= 0) expect(nodePlatform.hex(out.subarray(0, length))).toBe(nodePlatform.hex(reference))
-        }
-        // the direct writer takes every all-ASCII input that fits
-        if (reference[0] !== 0xff && reference.every((byte) => byte < 0x80) && reference.length <= large.length) {
-          expect(writeMacSuffix(large, recordId, fields, metadata as Metadata)).toBe(reference.length)
+      fc.property(
+        fc.constantFrom(1 as const, 2 as const),
+        fc.string({ unit: 'binary' }),
+        fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), clearValue, { maxKeys: 5 }),
+        fc.array(fc.string({ minLength: 1, maxLength: 6 }), { maxLength: 6 }),
+        (version, recordId, metadata, extra) => {
+          const fields = [...new Set([...Object.keys(metadata), ...extra])].sort()
+          const reference = encodeMacText(nodePlatform, recordMacSuffix(nodePlatform, version, recordId, fields, metadata as Metadata))
+          const digest = version === 2 ? envelopeDigest(nodePlatform, fields, metadata as Metadata) : ''
+          for (const out of [small, large]) {
+            const length = writeMacSuffix(out, version, recordId, fields, metadata as Metadata, digest)
+            if (length >= 0) expect(nodePlatform.hex(out.subarray(0, length))).toBe(nodePlatform.hex(reference))
+          }
+          // the direct writer takes every all-ASCII input that fits
+          if (reference[0] !== 0xff && reference.every((byte) => byte < 0x80) && reference.length <= large.length) {
+            expect(writeMacSuffix(large, version, recordId, fields, metadata as Metadata, digest)).toBe(reference.length)
+          }
+          // the digest is the same on both platforms
+          expect(envelopeDigest(webPlatform, fields, metadata as Metadata)).toBe(envelopeDigest(nodePlatform, fields, metadata as Metadata))
+        },
+      ),
+      { numRuns: 500 },
+    )
+  })
+
+  it('binds every character of every envelope in version 2, and only the last 24 in version 1', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 30, maxLength: 60 }), fc.nat(), (body, pick) => {
+        const envelope = `${ENVELOPE_PREFIX}${body}`
+        const at = ENVELOPE_PREFIX.length + (pick % body.length)
+        const changed = envelope.slice(0, at) + (envelope[at] === 'A' ? 'B' : 'A') + envelope.slice(at + 1)
+        const fields = ['email', 'tenant']
+        const text = (version: 1 | 2, value: string) => recordMacSuffix(nodePlatform, version, 'doc-1', fields, { email: value, tenant: 'acme' })
+        expect(text(2, changed)).not.toBe(text(2, envelope))
+        if (at < envelope.length - 24) expect(text(1, changed)).toBe(text(1, envelope))
+        // and which field an envelope is in: two envelopes swapped between fields change the text
+        const other = `${ENVELOPE_PREFIX}${body.split('').reverse().join('')}`
+        if (other !== envelope) {
+          const two = ['a', 'b']
+          expect(recordMacSuffix(nodePlatform, 2, 'doc-1', two, { a: envelope, b: other })).not.toBe(recordMacSuffix(nodePlatform, 2, 'doc-1', two, { a: other, b: envelope }))
         }
       }),
-      { numRuns: 500 },
+      { numRuns: 300 },
     )
   })
 

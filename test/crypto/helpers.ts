@@ -28,11 +28,11 @@ export function newKeyring(): Keyring {
   return new Keyring({ keys: [{ id: 'k1', material: generateKey(), state: 'primary' }] })
 }
 
-let batchDecryption: NonNullable<FieldEncryptionConfig['batchDecryption']> = 'off'
+let batchDecryption: NonNullable<FieldEncryptionConfig['batchDecryption']> = 'auto'
 
 /**
- * The batching of the protectors `newProtector` makes: `off` (one native decryption per envelope) unless a suite
- * file runs the same tests again with `always` (test/crypto/batched.test.ts).
+ * The batching of the protectors `newProtector` makes: `auto` (the default: batched reads of version 2 records)
+ * unless a suite file runs the same tests again with `off` (test/crypto/one-by-one.test.ts).
  */
 export function setBatchDecryption(mode: NonNullable<FieldEncryptionConfig['batchDecryption']>): void {
   batchDecryption = mode

@@ -24,7 +24,7 @@ describe('protect and unprotect', () => {
     for (const field of ['email', 'body', 'ssn']) expect(String(out.metadata[field]).startsWith('vwe1.')).toBe(true)
     expect(String(out.metadata._vw_bi_email)).toMatch(/^k1\.[A-Za-z0-9_-]{6}$/)
     expect(String(out.metadata._vw_bi_ssn)).toMatch(/^k1\.[A-Za-z0-9_-]{3}$/)
-    expect(String(out.metadata[RECORD_MAC_FIELD])).toMatch(/^vwm1\.t\.k1\./)
+    expect(String(out.metadata[RECORD_MAC_FIELD])).toMatch(/^vwm2\.t\.k1\./)
     expect(JSON.stringify(out)).not.toContain('ada@example.com')
     expect(JSON.stringify(out)).not.toContain('078-05-1120')
     expect(protector.reservedFields('docs')).toEqual(['_vw_mac', '_vw_bi_email', '_vw_bi_ssn'])

@@ -43,7 +43,7 @@ describe('field encryption through the warden', () => {
     expect(text).not.toContain(SECRET)
     expect(text).not.toContain('ada@acme.test')
     expect(text).toContain('vwe1.')
-    for (const record of stored) expect(String(record.metadata?._vw_mac)).toMatch(/^vwm1\.t\.k1\./)
+    for (const record of stored) expect(String(record.metadata?._vw_mac)).toMatch(/^vwm2\.t\.k1\./)
   })
 
   it('returns decrypted fields to their tenant, with types intact, and hides reserved fields', async () => {
