@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { BLIND_INDEX_PREFIX, blindIndexer, blindIndexPrefix } from '../../src/crypto/blind-index.js'
 import { writeLength, writeText } from '../../src/crypto/bytes.js'
 import { ENVELOPE_PREFIX } from '../../src/crypto/envelope.js'
-import { decodeMacTag, encodeMacText, envelopeDigest, RECORD_MAC_FIELD, recordMacSuffix, writeMacSuffix } from '../../src/crypto/record-mac.js'
+import { decodeMacTag, encodeMacText, envelopeDigest, RECORD_MAC_FIELD, recordMacInput, recordMacSuffix, writeMacSuffix } from '../../src/crypto/record-mac.js'
 import { PrefixedHmac, padToBlock } from '../../src/crypto/sha256.js'
 import type { Platform } from '../../src/platform/index.js'
 import { platform as nodePlatform } from '../../src/platform/node.js'
@@ -183,6 +183,28 @@ describe('record MAC input', () => {
         const tampered = stored.map((record, i) => (i === index ? { ...record, metadata: { ...record.metadata, acl: ['intruder'] } } : record))
         const result = await reader.unprotect(tampered, readContext())
         expect(result.failures).toEqual([{ id: records[index]?.id, reason: 'record_mac_mismatch' }])
+      }
+    }
+  })
+
+  it('stores the documented construction: base64url(HMAC-SHA256(K_mac, recordMacInput(version 2))) on both platforms, whatever the signed values', async () => {
+    const keyring = newKeyring()
+    const { key } = keyring.deriveKey('record-mac', { kind: 'tenant', tenant: 'acme' }, { keyId: 'k1' })
+    const records: PlainRecord[] = [
+      { id: 'dóc-1', vector: [1, 0], metadata: { tenant: 'acme', acl: ['grüppe', 'b\uD800'], email: 'a@b.c' } },
+      { id: 'doc-2', vector: [1, 0], metadata: { tenant: 'acme', acl: Array.from({ length: 60 }, (_, i) => `group-${i}`), body: 'x'.repeat(5000) } },
+      { id: 'doc-3', vector: [1, 0], metadata: { tenant: 'acme', email: 'e', body: { nested: [1, 'two'] }, ssn: 7 } },
+      { id: 'doc-4', vector: [1, 0], metadata: { tenant: 'acme' } },
+    ]
+    for (const platform of [nodePlatform, webPlatform]) {
+      const stored = await newProtector({ keyring, platform }).protect(records, context())
+      for (const record of stored) {
+        const mac = String(record.metadata?.[RECORD_MAC_FIELD])
+        const [version, kind, keyId, tag, token] = mac.split('.')
+        expect([version, kind, keyId]).toEqual(['vwm2', 't', 'k1'])
+        const fields = JSON.parse(Buffer.from(token as string, 'base64url').toString('utf8')) as string[]
+        const input = recordMacInput(nodePlatform, 2, 'tenant', 'k1', 'acme', 'docs', record.id, token as string, fields, record.metadata as Metadata)
+        expect(tag).toBe(nodePlatform.base64urlEncode(nodePlatform.hmacSha256(key, input)))
       }
     }
   })
