@@ -4,6 +4,7 @@ import { AuthorizationError, InputError } from '../errors.js'
 import type { FieldSet } from '../spec/policy.js'
 import type { PlainRecord } from '../spec/protection.js'
 import type { JsonValue, Metadata, MetadataValue } from '../spec/records.js'
+import { isJsonValue, isMetadataValue } from '../spec/values.js'
 
 /** Every field whose name starts with this prefix belongs to the warden (blind indexes, MACs, mapped ids). */
 export const RESERVED_PREFIX = '_vw_'
@@ -55,31 +56,6 @@ export function checkVector(vector: unknown, dimension: number | undefined, path
   return vector as Float32Array | readonly number[]
 }
 
-export function isMetadataValue(value: unknown): value is MetadataValue {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true
-    case 'number':
-      return Number.isFinite(value)
-    default:
-      return Array.isArray(value) && value.every((item) => typeof item === 'string')
-  }
-}
-
-function isJson(value: unknown, depth: number): value is JsonValue {
-  if (depth > 32) return false
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true
-  if (typeof value === 'number') return Number.isFinite(value)
-  if (Array.isArray(value)) return value.every((item) => isJson(item, depth + 1))
-  if (typeof value === 'object') {
-    const prototype = Object.getPrototypeOf(value)
-    if (prototype !== Object.prototype && prototype !== null) return false
-    return Object.values(value as object).every((item) => isJson(item, depth + 1))
-  }
-  return false
-}
-
 /** What a write may touch, from the decision and the protector. */
 export interface WriteRules {
   readonly writable: FieldSet
@@ -126,7 +102,7 @@ export function stampMetadata(
       out[field] = null
       continue
     }
-    const valid = rules.isProtected(field) ? isJson(value, 0) : isMetadataValue(value)
+    const valid = rules.isProtected(field) ? isJsonValue(value) : isMetadataValue(value)
     if (!valid) {
       throw new InputError(
         `${fieldPath} has an unsupported value type (clear fields hold strings, finite numbers, booleans or lists of strings)`,

@@ -8,6 +8,7 @@ import type { FilterNode, FilterScalar } from '../spec/filter.js'
 import type { FieldSet } from '../spec/policy.js'
 import type { FieldProtector, PlainRecord, ProtectionContext, UnprotectedRecord, UnprotectResult } from '../spec/protection.js'
 import type { FetchedRecord, JsonValue, Metadata, MetadataValue } from '../spec/records.js'
+import { isJsonValue, isMetadataValue } from '../spec/values.js'
 import { BLIND_INDEX_PREFIX, blindIndexer, DEFAULT_BLIND_INDEX_BITS, indexedScalars } from './blind-index.js'
 import { framed, isWellFormed, writeLength, writeText } from './bytes.js'
 import { ENVELOPE_KEY_CHARS, ENVELOPE_PREFIX, envelopeHeader, envelopeHeaderProblem, envelopePlacePrefix, parseEnvelope, SALT_LENGTH, SCOPE_KIND_BYTE } from './envelope.js'
@@ -17,7 +18,6 @@ import {
   encodeMacText,
   envelopeDigest,
   fieldsToken as encodeFieldsToken,
-  isMacValue,
   looksLikeRecordMac,
   parseRecordMac,
   RECORD_MAC_FIELD,
@@ -142,7 +142,7 @@ interface Resolved {
 
 const fieldName = z.string().min(1).max(512).refine((name) => !name.startsWith(RESERVED_PREFIX), { message: `must not start with ${RESERVED_PREFIX}` })
 const suiteSchema = z.enum(['aes-256-gcm', 'xchacha20-poly1305'])
-const redactionSchema = z.union([z.literal('omit'), z.object({ marker: z.custom<JsonValue>((value) => isJson(value, 0)) }).strict()])
+const redactionSchema = z.union([z.literal('omit'), z.object({ marker: z.custom<JsonValue>((value) => isJsonValue(value)) }).strict()])
 const collectionSchema = z
   .object({
     encrypt: z.array(fieldName).min(1),
@@ -166,25 +166,6 @@ const configSchema = z
     acceptRecordMacV1: z.boolean().optional(),
   })
   .strict()
-
-/** Whether a value is JSON that survives a round trip with its type (finite numbers, plain objects, no cycles). */
-function isJson(value: unknown, depth: number): value is JsonValue {
-  if (depth > 64) return false
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true
-  if (typeof value === 'number') return Number.isFinite(value)
-  if (Array.isArray(value)) return value.every((element) => isJson(element, depth + 1))
-  if (typeof value !== 'object') return false
-  const prototype = Object.getPrototypeOf(value)
-  if (prototype !== Object.prototype && prototype !== null) return false
-  for (const key of Object.keys(value)) if (!isJson((value as Record<string, unknown>)[key], depth + 1)) return false
-  return true
-}
-
-function isMetadataValue(value: unknown): value is MetadataValue {
-  if (typeof value === 'string' || typeof value === 'boolean') return true
-  if (typeof value === 'number') return Number.isFinite(value)
-  return Array.isArray(value) && value.every((element) => typeof element === 'string')
-}
 
 function resolveCollection(name: string, config: z.infer<typeof collectionSchema>, defaults: { suite: SuiteName; redaction: RedactionMode }, platform: Platform): Resolved {
   const encrypt = new Set(config.encrypt)
@@ -367,7 +348,7 @@ export class FieldEncryption implements FieldProtector {
       if (field.startsWith(RESERVED_PREFIX)) throw new InputError(`field ${field} is reserved`, { path: fieldPath, reason: 'reserved_field' })
       if (value === undefined) continue
       if (resolved.encrypt.has(field)) {
-        if (!isJson(value, 0)) throw new InputError('an encrypted field must hold JSON (finite numbers, plain objects)', { path: fieldPath, reason: 'metadata_type' })
+        if (!isJsonValue(value)) throw new InputError('an encrypted field must hold JSON (finite numbers, plain objects)', { path: fieldPath, reason: 'metadata_type' })
         if (placeLength < 0) placeLength = this.#writePlace(tenant ?? '', context.collection, record.id)
         metadata[field] = this.#encrypt(resolved, scope, placeLength, field, value)
         const index = resolved.indexes.get(field)
@@ -537,7 +518,7 @@ export class FieldEncryption implements FieldProtector {
   encryptValue(value: JsonValue, place: EnvelopePlace): string {
     const resolved = this.#collections.get(place.collection)
     if (resolved === undefined) throw new TypeError('encryptValue needs a configured collection')
-    if (!isJson(value, 0)) throw new InputError('the value must be JSON (finite numbers, plain objects)', { path: place.field, reason: 'metadata_type' })
+    if (!isJsonValue(value)) throw new InputError('the value must be JSON (finite numbers, plain objects)', { path: place.field, reason: 'metadata_type' })
     const tenant = place.tenant === '' ? undefined : place.tenant
     if (resolved.scope === 'tenant' && tenant === undefined) throw new InputError('a tenant-scoped collection needs a tenant', { path: place.field, reason: 'tenant_required' })
     const scope = this.#scope(resolved, place.collection, tenant)
@@ -672,8 +653,9 @@ export class FieldEncryption implements FieldProtector {
     }
     const fields = verified.fields
     for (let f = 0; f < fields.length; f++) {
+      // a covered value of a type protect never writes must not verify as the value that was signed
       const field = fields[f] as string
-      if (!isMacValue(Object.hasOwn(metadata, field) ? metadata[field] : undefined)) return 'record_mac_mismatch'
+      if (Object.hasOwn(metadata, field) && !isMetadataValue(metadata[field])) return 'record_mac_mismatch'
     }
     const expected = this.#macOf(verified.state, verified.version, recordId, fields, metadata)
     if (!decodeMacTag(text, verified.head.length, this.#storedTag) || !equalTags(expected, this.#storedTag)) return 'record_mac_mismatch'

@@ -78,33 +78,6 @@ export function recordMacPrefix(platform: Platform, version: RecordMacVersion, s
 }
 
 /**
- * Whether a stored value is one a MAC can cover: absent, a string, a finite number, a boolean or an array of
- * strings — what `protect` accepts in clear fields and writes for the others. Anything else (an object posing as a
- * list, a list of numbers, `null`) fails the record before its MAC is computed, so that a value of another type
- * never verifies as the value that was signed.
- *
- * @example
- * ```ts
- * isMacValue(['team-a']) // true
- * isMacValue({ 0: 'team-a', length: 1 }) // false
- * ```
- */
-export function isMacValue(value: unknown): boolean {
-  switch (typeof value) {
-    case 'undefined':
-    case 'string':
-    case 'boolean':
-      return true
-    case 'number':
-      return Number.isFinite(value)
-    default:
-      if (!Array.isArray(value)) return false
-      for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') return false
-      return true
-  }
-}
-
-/**
  * The SHA-256 (lowercase hex) of the covered envelopes of a record, concatenated in the order of `fields`: what a
  * version 2 MAC binds them by; `''` when no covered field holds an envelope. The platform hashes the text as UTF-8,
  * which maps lone surrogates to U+FFFD; that loses nothing that matters: envelopes written by `protect` are ASCII,
