@@ -126,7 +126,9 @@ describe('apiKeyAuthenticator', () => {
     const live = await generateApiKey({ clientId: 'a' })
     const stranger = await generateApiKey({ clientId: 'z' })
     const authenticator = apiKeyAuthenticator({ keys: [live.record] })
-    for (const value of [stranger.apiKey, live.apiKey.slice(0, -1) + '0', `${live.apiKey}x`]) {
+    // the last character changed (to '1' when it is '0': a key ending in '0' would otherwise stay the live key)
+    const changed = live.apiKey.slice(0, -1) + (live.apiKey.endsWith('0') ? '1' : '0')
+    for (const value of [stranger.apiKey, changed, `${live.apiKey}x`]) {
       const error = await rejection(authenticator.authenticate(apiKeyCredential(value), {}))
       const text = `${error.message} ${error.reason} ${String(error.cause)} ${JSON.stringify(error)}`
       expect(text).not.toContain(value.split('_')[2]!)
