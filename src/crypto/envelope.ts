@@ -44,6 +44,29 @@ export type EnvelopeProblem = 'envelope_malformed' | 'envelope_version' | 'envel
  * const header = envelopeHeader('aes-256-gcm', 'tenant', 'k1', salt, nonce)
  * ```
  */
+/** Where the key id starts in an envelope's bytes: after version, suite, scope kind, salt and the key id length. */
+export const ENVELOPE_KEY_ID_AT = 4 + SALT_LENGTH
+
+/**
+ * The key id at `bytes[start .. start + length)`, or `undefined` when a byte is outside `A-Z a-z 0-9 _ -` (key ids
+ * are ASCII, one byte per character).
+ *
+ * @example
+ * ```ts
+ * const keyId = readEnvelopeKeyId(bytes, ENVELOPE_KEY_ID_AT, bytes[ENVELOPE_KEY_ID_AT - 1])
+ * ```
+ */
+export function readEnvelopeKeyId(bytes: Uint8Array, start: number, length: number): string | undefined {
+  let keyId = ''
+  for (let i = start; i < start + length; i++) {
+    const code = bytes[i] as number
+    const ok = (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || code === 0x5f || code === 0x2d
+    if (!ok) return undefined
+    keyId += String.fromCharCode(code)
+  }
+  return keyId
+}
+
 export function envelopeHeader(suite: SuiteName, scopeKind: 'collection' | 'tenant', keyId: string, salt: Uint8Array, nonce: Uint8Array): Uint8Array {
   const header = new Uint8Array(4 + SALT_LENGTH + keyId.length + nonce.length)
   header[0] = ENVELOPE_VERSION
@@ -94,18 +117,11 @@ export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope | EnvelopeProbl
   if (problem !== undefined) return problem
   const suite = suiteById(bytes[1] as number) as NonNullable<ReturnType<typeof suiteById>>
   const scopeKind = bytes[2] === SCOPE_KIND_BYTE.tenant ? 'tenant' : 'collection'
-  const keyIdStart = 4 + SALT_LENGTH
+  const keyIdStart = ENVELOPE_KEY_ID_AT
   const keyIdLength = bytes[keyIdStart - 1] as number
-  const nonceLength = SUITES[suite].nonceLength
-  const headerLength = keyIdStart + keyIdLength + nonceLength
-  let keyId = ''
-  for (let i = keyIdStart; i < keyIdStart + keyIdLength; i++) {
-    const code = bytes[i] as number
-    // A-Z a-z 0-9 _ -
-    const ok = (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || code === 0x5f || code === 0x2d
-    if (!ok) return 'envelope_malformed'
-    keyId += String.fromCharCode(code)
-  }
+  const headerLength = keyIdStart + keyIdLength + SUITES[suite].nonceLength
+  const keyId = readEnvelopeKeyId(bytes, keyIdStart, keyIdLength)
+  if (keyId === undefined) return 'envelope_malformed'
   return {
     suite,
     scopeKind,

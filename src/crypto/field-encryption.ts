@@ -11,7 +11,18 @@ import type { FetchedRecord, JsonValue, Metadata, MetadataValue } from '../spec/
 import { isJsonValue, isMetadataValue } from '../spec/values.js'
 import { BLIND_INDEX_PREFIX, blindIndexer, DEFAULT_BLIND_INDEX_BITS, indexedScalars } from './blind-index.js'
 import { framed, isWellFormed, writeLength, writeText } from './bytes.js'
-import { ENVELOPE_KEY_CHARS, ENVELOPE_PREFIX, envelopeHeader, envelopeHeaderProblem, envelopePlacePrefix, parseEnvelope, SALT_LENGTH, SCOPE_KIND_BYTE } from './envelope.js'
+import {
+  ENVELOPE_KEY_CHARS,
+  ENVELOPE_KEY_ID_AT,
+  ENVELOPE_PREFIX,
+  envelopeHeader,
+  envelopeHeaderProblem,
+  envelopePlacePrefix,
+  parseEnvelope,
+  readEnvelopeKeyId,
+  SALT_LENGTH,
+  SCOPE_KIND_BYTE,
+} from './envelope.js'
 import { type KeyScope, Keyring } from './keyring.js'
 import {
   decodeMacTag,
@@ -776,7 +787,7 @@ export class FieldEncryption implements FieldProtector {
     if (problem !== undefined) return problem
     const suite = suiteById(bytes[1] as number) as NonNullable<ReturnType<typeof suiteById>>
     const scopeKind = bytes[2] === SCOPE_KIND_BYTE.tenant ? 'tenant' : 'collection'
-    const keyIdStart = 4 + SALT_LENGTH
+    const keyIdStart = ENVELOPE_KEY_ID_AT
     const keyIdLength = bytes[keyIdStart - 1] as number
     const nonceStart = keyIdStart + keyIdLength
     const headerLength = nonceStart + SUITES[suite].nonceLength
@@ -794,7 +805,7 @@ export class FieldEncryption implements FieldProtector {
       // same scope, salt (the first 28 characters) and key id as the envelope before: the same subkey
       subkey = last
     } else {
-      const keyId = readKeyId(bytes, keyIdStart, keyIdLength)
+      const keyId = readEnvelopeKeyId(bytes, keyIdStart, keyIdLength)
       if (keyId === undefined) return 'envelope_malformed'
       const head = text.slice(ENVELOPE_PREFIX.length, ENVELOPE_PREFIX.length + ENVELOPE_KEY_CHARS)
       const cacheKey = `f${scopeValue}\u0000${head}\u0000${keyId}`
@@ -979,18 +990,6 @@ function sameKeyId(bytes: Uint8Array, start: number, length: number, keyId: stri
   if (length !== keyId.length) return false
   for (let i = 0; i < length; i++) if (bytes[start + i] !== keyId.charCodeAt(i)) return false
   return true
-}
-
-/** The key id of an envelope, or `undefined` when a byte is outside `A-Z a-z 0-9 _ -`. */
-function readKeyId(bytes: Uint8Array, start: number, length: number): string | undefined {
-  let keyId = ''
-  for (let i = start; i < start + length; i++) {
-    const code = bytes[i] as number
-    const ok = (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || code === 0x5f || code === 0x2d
-    if (!ok) return undefined
-    keyId += String.fromCharCode(code)
-  }
-  return keyId
 }
 
 /** Constant-time equality of two 32-byte tags. */

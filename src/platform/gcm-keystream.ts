@@ -165,16 +165,10 @@ class Batch implements GcmKeystreamBatch {
  * const ecb = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false)
  * const batch = gcmKeystreamBatch((blocks) => ecb.update(blocks))
  * batch.add(nonceCiphertextAndTag, 0, 12)
- * const opened = batch.open()
- * const plaintext = openedPlaintext(opened, 0)
+ * const { buffers, offsets, lengths } = batch.open()
+ * const plaintext = buffers[0].subarray(offsets[0], offsets[0] + lengths[0])
  * ```
  */
 export function gcmKeystreamBatch(encryptBlocks: EncryptBlocks, view: (buffer: ArrayBuffer) => Uint8Array = (buffer) => new Uint8Array(buffer)): GcmKeystreamBatch {
   return new Batch(encryptBlocks, view)
-}
-
-/** Job `job`'s plaintext as a view of its batch buffer. */
-export function openedPlaintext(opened: OpenedBatch, job: number): Uint8Array {
-  const buffer = opened.buffers[job] as Uint8Array
-  return new Uint8Array(buffer.buffer, buffer.byteOffset + (opened.offsets[job] as number), opened.lengths[job] as number)
 }
