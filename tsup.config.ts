@@ -10,6 +10,8 @@ const entry = {
   redis: 'src/state/redis.ts',
   otel: 'src/audit/otel-sink.ts',
   bin: 'src/node/bin.ts',
+  // the file sink's worker thread (thread: 'worker'), loaded by path from beside the module that starts it
+  'file-sink-worker': 'src/node/file-sink-worker.ts',
   'platform/node': 'src/platform/node.ts',
   'platform/web': 'src/platform/web.ts',
 }

@@ -72,6 +72,14 @@ export class ByteWriter {
     this.length = at
   }
 
+  /** Appends `source[from … to-1]` as they are. */
+  append(source: Uint8Array, from = 0, to = source.length): void {
+    const length = to - from
+    if (this.length + length > this.bytes.length) this.reserve(length)
+    this.bytes.set(source.subarray(from, to), this.length)
+    this.length += length
+  }
+
   /** Appends any string as UTF-8, unquoted and unescaped (lone surrogates become U+FFFD, as `TextEncoder` does). */
   utf8(text: string): void {
     this.reserve(text.length * 3)

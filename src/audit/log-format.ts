@@ -293,8 +293,6 @@ export class AuditChain {
    * ```
    */
   appendTo(event: AuditEvent, out: ByteWriter): void {
-    const seq = this.#next
-    const prev = this.#last
     const start = out.length
     // hash input first, 0x00-prefixed in place: 0x00 {"event":E,"prev":"P","seq":S}
     out.byte(0)
@@ -305,6 +303,32 @@ export class AuditChain {
       out.length = start
       throw error
     }
+    this.#seal(out, start)
+  }
+
+  /**
+   * {@link appendTo} for an event already in RFC 8785 form: `canonical[from … to-1]` must be exactly what
+   * `writeCanonical` wrote for it. The file sink's worker thread chains events the calling thread encoded.
+   *
+   * @example
+   * ```ts
+   * const encoded = new ByteWriter()
+   * writeCanonical(encoded, event)
+   * chain.appendCanonicalTo(encoded.bytes, 0, encoded.length, out)
+   * ```
+   */
+  appendCanonicalTo(canonical: Uint8Array, from: number, to: number, out: ByteWriter): void {
+    const start = out.length
+    out.byte(0)
+    out.ascii('{"event":')
+    out.append(canonical, from, to)
+    this.#seal(out, start)
+  }
+
+  // the rest of a line whose 0x00 prefix, '{"event":' and canonical event are in `out` from `start` on
+  #seal(out: ByteWriter, start: number): void {
+    const seq = this.#next
+    const prev = this.#last
     const eventEnd = out.length
     out.ascii(',"prev":"')
     out.ascii(prev)

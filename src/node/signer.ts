@@ -65,7 +65,9 @@ export function ed25519CheckpointSigner(privateKey: PrivateKeyInput, name: strin
   const key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey
   if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519') throw new TypeError('expected an Ed25519 private key')
   const keyId = ed25519KeyId(name, rawEd25519(createPublicKey(key)))
-  return { alg: 'Ed25519', keyId, sign: (body) => new Uint8Array(sign(null, body, key)) }
+  const signer: CheckpointSigner = { alg: 'Ed25519', keyId, sign: (body) => new Uint8Array(sign(null, body, key)) }
+  workerSpecs.set(signer, { kind: 'ed25519', key, name })
+  return signer
 }
 
 /**
@@ -111,7 +113,7 @@ export function hmacCheckpointSigner(secret: Uint8Array): CheckpointSigner & Che
   if (!(secret instanceof Uint8Array) || secret.length < 32) throw new TypeError('HMAC checkpoint secret needs ≥ 32 bytes')
   const key = new Uint8Array(secret)
   const mac = (body: Uint8Array) => new Uint8Array(createHmac('sha256', key).update(body).digest())
-  return {
+  const signer: CheckpointSigner & CheckpointVerifier = {
     alg: 'HMAC-SHA256',
     keyId: hmacKeyId(key),
     sign: mac,
@@ -120,4 +122,38 @@ export function hmacCheckpointSigner(secret: Uint8Array): CheckpointSigner & Che
       return signature.length === expected.length && timingSafeEqual(expected, signature)
     },
   }
+  workerSpecs.set(signer, { kind: 'hmac', secret: key })
+  return signer
+}
+
+/**
+ * How a built-in signer is rebuilt in the file sink's worker thread: its key (a `KeyObject` or the HMAC secret),
+ * which the structured clone of the worker's start data copies into the worker.
+ *
+ * @internal
+ */
+export type WorkerSignerSpec =
+  | { readonly kind: 'ed25519'; readonly key: KeyObject; readonly name: string }
+  | { readonly kind: 'hmac'; readonly secret: Uint8Array }
+
+// the signers made here, and their keys; a signer written by the caller is not in it and cannot move to a worker
+const workerSpecs = new WeakMap<CheckpointSigner, WorkerSignerSpec>()
+
+/**
+ * The key of a signer made by {@link ed25519CheckpointSigner} or {@link hmacCheckpointSigner}; `undefined` for any
+ * other signer.
+ *
+ * @internal
+ */
+export function workerSignerSpec(signer: CheckpointSigner): WorkerSignerSpec | undefined {
+  return workerSpecs.get(signer)
+}
+
+/**
+ * The signer a {@link WorkerSignerSpec} describes, rebuilt in the worker.
+ *
+ * @internal
+ */
+export function signerFromSpec(spec: WorkerSignerSpec): CheckpointSigner {
+  return spec.kind === 'ed25519' ? ed25519CheckpointSigner(spec.key, spec.name) : hmacCheckpointSigner(spec.secret)
 }

@@ -11,9 +11,9 @@ import { temporaryDirectory } from './helpers.js'
 const writer = fileURLToPath(new URL('./fixtures/crash-writer.ts', import.meta.url))
 
 /** Runs the writer until it has acknowledged `acks` events, kills it with SIGKILL, and returns the acknowledged ids. */
-function runAndKill(path: string, mode: string, fsync: string, acks: number): Promise<string[]> {
+function runAndKill(path: string, mode: string, fsync: string, thread: string, acks: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=vectorwarden-source', '--import', 'tsx', writer, path, mode, fsync], {
+    const child = spawn(process.execPath, ['--conditions=vectorwarden-source', '--import', 'tsx', writer, path, mode, fsync, thread], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const acknowledged: string[] = []
@@ -55,14 +55,17 @@ function loggedIds(directory: string): Set<string> {
 
 describe('a writer killed with SIGKILL mid-write', () => {
   it.each([
-    ['sync', 'group'],
-    ['batched', 'group'],
-    ['sync', 'always'],
-  ])('loses no event acknowledged in %s mode (fsync %s), and the reopened log verifies', async (mode, fsync) => {
+    ['sync', 'group', 'main'],
+    ['batched', 'group', 'main'],
+    ['sync', 'always', 'main'],
+    ['sync', 'group', 'worker'],
+    ['batched', 'group', 'worker'],
+    ['sync', 'always', 'worker'],
+  ])('loses no event acknowledged in %s mode (fsync %s, thread %s), and the reopened log verifies', async (mode, fsync, thread) => {
     const directory = temporaryDirectory()
     try {
       const path = join(directory.path, 'audit.log')
-      const acknowledged = await runAndKill(path, mode, fsync, fsync === 'always' ? 100 : 600)
+      const acknowledged = await runAndKill(path, mode, fsync, thread, fsync === 'always' ? 100 : 600)
       expect(acknowledged.length).toBeGreaterThan(0)
       const logged = loggedIds(directory.path)
       const lost = acknowledged.filter((id) => !logged.has(id))

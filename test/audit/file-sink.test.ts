@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createAuditEmitter } from '../../src/audit/emitter.js'
 import { parseLogLine } from '../../src/audit/log-format.js'
 import { AuditError, ConfigError } from '../../src/errors.js'
-import { fileAuditSink } from '../../src/node/file-sink.js'
+import { type FileAuditSinkOptions, fileAuditSink as openFileSink } from '../../src/node/file-sink.js'
 import { verifyAuditLog } from '../../src/node/verify.js'
 import { sampleEvent, temporaryDirectory } from './helpers.js'
 
@@ -23,7 +23,13 @@ const logFiles = () =>
 const lines = (file: string) => readFileSync(file, 'utf8').split('\n').slice(0, -1).map(parseLogLine)
 const quiet = { onAlarm: () => {} }
 
-describe('fileAuditSink', () => {
+// every behaviour holds on both threads: the calling thread's writer, and the same writer in a worker over events
+// encoded on the calling thread
+const threads = ['main', 'worker'] as const
+
+describe.each(threads)('fileAuditSink (thread %s)', (thread) => {
+  const fileAuditSink = (options: FileAuditSinkOptions) => openFileSink({ thread, ...options })
+
   it('writes one RFC 8785 line per event, numbered from 0 and chained to the previous hash', async () => {
     const sink = fileAuditSink({ path, ...quiet })
     await Promise.all([0, 1, 2].map((index) => sink.write(sampleEvent(index))))
@@ -199,7 +205,9 @@ describe('fileAuditSink', () => {
   })
 })
 
-describe('fileAuditSink and signing keys', () => {
+describe.each(threads)('fileAuditSink and signing keys (thread %s)', (thread) => {
+  const fileAuditSink = (options: FileAuditSinkOptions) => openFileSink({ thread, ...options })
+
   it('writes no key material of an Ed25519 or HMAC checkpoint key into the log', async () => {
     const { generateKeyPairSync } = await import('node:crypto')
     const { ed25519CheckpointSigner, hmacCheckpointSigner } = await import('../../src/node/signer.js')
@@ -220,7 +228,9 @@ describe('fileAuditSink and signing keys', () => {
   })
 })
 
-describe('fileAuditSink under a sequential caller', () => {
+describe.each(threads)('fileAuditSink under a sequential caller (thread %s)', (thread) => {
+  const fileAuditSink = (options: FileAuditSinkOptions) => openFileSink({ thread, ...options })
+
   it('commits an event written while the previous group is finishing (no event waits for a timer tick)', async () => {
     const directory = temporaryDirectory()
     try {
