@@ -1002,8 +1002,9 @@ export class Session {
       }
       if (opened.keys !== undefined) report.keys = opened.keys
       plain = opened.records
-      if ((kept[0] as { score?: number } | undefined)?.score !== undefined) {
-        // the protector rebuilds records; query scores travel beside them (by position while nothing was dropped)
+      if ((kept[0] as { score?: number } | undefined)?.score !== undefined && !opened.records.every((record) => typeof record.score === 'number')) {
+        // a protector that rebuilds records without their scores: they travel beside them (by position while nothing
+        // was dropped)
         const aligned = plain.length === kept.length && plain.every((record, i) => record.id === (kept[i] as FetchedRecord).id)
         const scores = aligned ? undefined : new Map(kept.map((record) => [record.id, (record as unknown as { score: number }).score]))
         plain = plain.map((record, i) => ({ ...record, score: scores === undefined ? (kept[i] as unknown as { score: number }).score : scores.get(record.id) }))

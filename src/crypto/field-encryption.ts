@@ -629,6 +629,11 @@ export class FieldEncryption implements FieldProtector {
       // a queued envelope keeps its field's place in the key order; settling fills it in
       out[field] = plain === DEFERRED ? null : plain
     }
+    // a query match keeps its score, so the pipeline need not copy every record to put it back
+    const score = (record as { readonly score?: unknown }).score
+    if (typeof score === 'number') {
+      return record.vector !== undefined ? { id: record.id, score, vector: record.vector, metadata: out } : { id: record.id, score, metadata: out }
+    }
     return record.vector !== undefined ? { id: record.id, vector: record.vector, metadata: out } : { id: record.id, metadata: out }
   }
 

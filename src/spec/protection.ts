@@ -26,6 +26,11 @@ export interface UnprotectedRecord {
   readonly id: string
   readonly vector?: Float32Array | readonly number[]
   readonly metadata?: { readonly [field: string]: JsonValue }
+  /**
+   * A query match's score, when the protector carries it through (the built-in one does). The pipeline puts the
+   * scores back itself when a protector returns records without them.
+   */
+  readonly score?: number
 }
 
 /** The result of removing protection from a batch of records. */

@@ -41,6 +41,13 @@ describe('protect and unprotect', () => {
     expect(result.keys).toEqual(['k1'])
   })
 
+  it("keeps a query match's score, and adds none to a record that had none", async () => {
+    const { protector, record: out } = await stored()
+    const result = await protector.unprotect([{ ...out, score: 0.75 }, out], readContext())
+    expect(result.records.map((opened) => opened.score)).toEqual([0.75, undefined])
+    expect('score' in (result.records[1] as object)).toBe(false)
+  })
+
   it('passes collections it does not cover through untouched', async () => {
     const protector = newProtector()
     const input = [record('x', { a: 'b' })]

@@ -64,6 +64,33 @@ describe('field encryption through the warden', () => {
     expect(bobs.matches.map((m) => m.id)).toEqual(['b1'])
   })
 
+  it('returns each match with the score the store gave it, through the built-in protector and one that drops scores', async () => {
+    const { alice, store, encryption } = await setup()
+    const bare = await store.doQuery({ collection: 'docs', vector: [1, 0, 0], topK: 10, filter: { kind: 'cmp', field: 'tenant', op: '$eq', value: 'acme' }, includeMetadata: false, includeVectors: false })
+    const expected = Object.fromEntries(bare.matches.map((match) => [match.id, match.score]))
+    const viaBuiltIn = await alice.query('docs', { vector: [1, 0, 0], topK: 10, includeMetadata: true })
+    expect(Object.fromEntries(viaBuiltIn.matches.map((match) => [match.id, match.score]))).toEqual(expected)
+    expect(new Set(viaBuiltIn.matches.map((match) => match.score)).size).toBe(2)
+
+    // a protector that rebuilds records without their scores: the pipeline puts them back
+    const unprotect: typeof encryption.unprotect = async (records, context) => {
+      const result = await encryption.unprotect(records, context)
+      return { ...result, records: result.records.map(({ score: _score, ...record }) => record) }
+    }
+    const dropping = new Proxy(encryption, {
+      get(target, property) {
+        if (property === 'unprotect') return unprotect
+        const value: unknown = Reflect.get(target, property, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const warden = createWarden({ adapter: store, authenticators: [tableAuthenticator()], policy: tenancyPolicy(), audit: memoryAuditSink(), encryption: dropping })
+    const session = await warden.session('Bearer tok-alice-0123456789')
+    const viaDropping = await session.query('docs', { vector: [1, 0, 0], topK: 10, includeMetadata: true })
+    expect(Object.fromEntries(viaDropping.matches.map((match) => [match.id, match.score]))).toEqual(expected)
+    expect(viaDropping.matches.every((match) => match.metadata?.ssn !== undefined)).toBe(true)
+  })
+
   it('removes blind-index false positives: with 8-bit tokens, only records whose plaintext matches come back', async () => {
     const { alice } = await setup({}, 8)
     const many = Array.from({ length: 300 }, (_, i) => ({ id: `n${i}`, vector: [0, 1, 0], metadata: { email: `user${i}@acme.test` } }))
