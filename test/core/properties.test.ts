@@ -123,3 +123,21 @@ describe('pipeline properties (fast-check, reference model)', () => {
     )
   })
 })
+
+describe('isoTime', () => {
+  it('formats every timestamp exactly as Date#toISOString does, in any order of calls', async () => {
+    const { isoTime } = await import('../../src/core/events.js')
+    const timestamp = fc.oneof(
+      fc.integer({ min: 0, max: 8.64e15 }),
+      fc.integer({ min: 1_700_000_000_000, max: 1_700_000_005_000 }),
+      fc.integer({ min: -8.64e15, max: 0 }),
+      fc.double({ min: -1e13, max: 1e13, noNaN: true }),
+    )
+    fc.assert(
+      fc.property(fc.array(timestamp, { minLength: 1, maxLength: 20 }), (times) => {
+        for (const now of times) expect(isoTime(now)).toBe(new Date(now).toISOString())
+      }),
+      { numRuns: 500 },
+    )
+  })
+})
