@@ -43,7 +43,8 @@ describe('protect and unprotect', () => {
 
   it("keeps a query match's score, and adds none to a record that had none", async () => {
     const { protector, record: out } = await stored()
-    const result = await protector.unprotect([{ ...out, score: 0.75 }, out], readContext())
+    const match = { ...out, score: 0.75 } as typeof out & { score: number }
+    const result = await protector.unprotect([match, out], readContext())
     expect(result.records.map((opened) => opened.score)).toEqual([0.75, undefined])
     expect('score' in (result.records[1] as object)).toBe(false)
   })
