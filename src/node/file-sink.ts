@@ -192,6 +192,8 @@ export type FromFileLogWorker =
 
 // encoded events go to the worker at the end of each turn of the event loop, or sooner once this many bytes wait
 const BATCH_BYTES = 256 * 1024
+// batches up to this size are copied for the worker; larger ones are transferred
+const COPY_UP_TO = 32 * 1024
 
 // where this module was loaded from: a file URL ending in .ts (sources run by tests and benchmarks), .js or .cjs.
 // The CommonJS build gets import.meta.url from the bundler's shim; __filename covers one that leaves it empty
@@ -285,9 +287,18 @@ function workerFileSink(
     batchResult = undefined
     const bytes = batch.bytes
     const length = batch.length
-    batch = newBatch()
-    // a batch buffer is never from Buffer's shared pool (it is far larger than the pool's slices), so it can move
-    const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer
+    let buffer: ArrayBuffer
+    if (length <= COPY_UP_TO || bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) {
+      // a small batch (light traffic) is copied and the batch buffer kept, rather than a new one allocated per turn
+      const copy = new Uint8Array(length)
+      copy.set(bytes.subarray(0, length))
+      buffer = copy.buffer
+      batch.clear()
+    } else {
+      // a large one moves to the worker as it is (a buffer of its own, never a slice of Buffer's shared pool)
+      buffer = bytes.buffer as ArrayBuffer
+      batch = newBatch()
+    }
     send({ kind: 'events', id: nextId++, buffer, length }, result, [buffer])
   }
 

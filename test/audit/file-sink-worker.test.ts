@@ -71,6 +71,28 @@ describe("fileAuditSink({ thread: 'worker' })", () => {
     }
   }, 60_000)
 
+  it('writes a burst larger than one batch and a trickle of single events alike, in order', async () => {
+    const directory = temporaryDirectory()
+    try {
+      const path = join(directory.path, 'audit.log')
+      const sink = fileAuditSink({ path, thread: 'worker', ...quiet })
+      // ~900 bytes each: 700 events are more than two 256 KiB batches, sent (transferred) before the turn ends
+      await Promise.all(Array.from({ length: 700 }, (_, index) => sink.write(sampleEvent(index))))
+      for (let index = 700; index < 720; index++) await sink.write(sampleEvent(index))
+      await sink.close()
+      const report = await verifyAuditLog({ files: [path] })
+      expect(report.problems).toEqual([])
+      expect(report.entries).toBe(720)
+      const ids = entryLines(path).flatMap((line) => {
+        const parsed = parseLogLine(line)
+        return parsed.kind === 'entry' ? [parsed.entry.event.id] : []
+      })
+      expect(ids).toEqual(Array.from({ length: 720 }, (_, index) => sampleEvent(index).id))
+    } finally {
+      directory.remove()
+    }
+  })
+
   it('signs checkpoints in the worker with a built-in Ed25519 or HMAC signer, and reports each to onCheckpoint', async () => {
     const directory = temporaryDirectory()
     try {
