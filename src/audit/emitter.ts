@@ -1,5 +1,6 @@
 // the audit emitter: hands each event to the sinks in one of three modes (sync, batched group commit, async)
 
+import { type Deferred, deferred } from './deferred.js'
 import { AuditError, ConfigError } from '../errors.js'
 import type { AuditEvent, AuditSink } from '../spec/audit.js'
 
@@ -54,26 +55,13 @@ export interface AuditEmitter {
   close(): Promise<void>
 }
 
-interface Group {
+interface Group extends Deferred {
   readonly events: AuditEvent[]
-  readonly done: Promise<void>
-  resolve(): void
-  reject(error: unknown): void
   /** Settles when every sink has taken the group's events (set when the group is handed over). */
   written?: Promise<unknown>
 }
 
-function newGroup(): Group {
-  let resolve!: () => void
-  let reject!: (error: unknown) => void
-  const done = new Promise<void>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  // callers that ignore the promise must not crash the process; failures also raise an alarm
-  done.catch(() => {})
-  return { events: [], done, resolve, reject }
-}
+const newGroup = (): Group => ({ events: [], ...deferred() })
 
 const isPromise = (value: unknown): value is Promise<void> =>
   typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'

@@ -27,6 +27,7 @@ import {
   hexToBytes,
   parseLogLine,
 } from '../audit/log-format.js'
+import { type Deferred as Group, deferred as newGroup } from '../audit/deferred.js'
 import { MerkleFrontier } from '../audit/merkle.js'
 import { securityEvent } from '../audit/security-event.js'
 import { BufferWriter } from './byte-writer.js'
@@ -105,24 +106,6 @@ const SEGMENT_BYTES = 1024 * 1024
 const MAX_SPARES = 4
 
 
-/** A result shared by every event of a group (or every event of a batch sent to the worker). */
-export interface Group {
-  readonly done: Promise<void>
-  resolve(): void
-  reject(error: unknown): void
-}
-
-/** A new {@link Group}; its rejection is handled, so an unobserved failure is not an unhandled rejection. */
-export function newGroup(): Group {
-  let resolve!: () => void
-  let reject!: (error: unknown) => void
-  const done = new Promise<void>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  done.catch(() => {})
-  return { done, resolve, reject }
-}
 
 const rotatedName = (path: string, firstSeq: number): string => `${path}.${String(firstSeq).padStart(12, '0')}`
 

@@ -9,7 +9,8 @@ import type { Checkpoint, CheckpointSigner } from '../audit/log-format.js'
 import { AuditError, ConfigError } from '../errors.js'
 import type { AuditEvent, AuditSink } from '../spec/audit.js'
 import { BufferWriter } from './byte-writer.js'
-import { type FileLogSettings, type FileSinkRecovery, type Group, newGroup, type OpenedFileLog, recoverFileLog, recoveryAlarm, startFileLog } from './file-log.js'
+import { type Deferred, deferred } from '../audit/deferred.js'
+import { type FileLogSettings, type FileSinkRecovery, type OpenedFileLog, recoverFileLog, recoveryAlarm, startFileLog } from './file-log.js'
 import { type WorkerSignerSpec, workerSignerSpec } from './signer.js'
 
 export type { FileSinkRecovery } from './file-log.js'
@@ -249,10 +250,10 @@ function workerFileSink(
   let size = recovery.nextSeq + (recoveryAlarm(recovery) === undefined ? 0 : 1)
   const newBatch = () => new BufferWriter(BATCH_BYTES + BATCH_BYTES / 4)
   let batch = newBatch()
-  let batchResult: Group | undefined
+  let batchResult: Deferred | undefined
   let scheduled = false
   let nextId = 0
-  const waiting = new Map<number, Group>()
+  const waiting = new Map<number, Deferred>()
   let broken: AuditError | undefined
   let closed = false
   let closing: Promise<void> | undefined
@@ -270,7 +271,7 @@ function workerFileSink(
     worker.unref()
   }
 
-  const send = (message: ToFileLogWorker, result: Group, transfer?: ArrayBuffer[]): void => {
+  const send = (message: ToFileLogWorker, result: Deferred, transfer?: ArrayBuffer[]): void => {
     if (broken !== undefined) {
       result.reject(broken)
       return
@@ -304,7 +305,7 @@ function workerFileSink(
 
   const request = (kind: 'flush' | 'close'): Promise<void> => {
     sendBatch()
-    const result = newGroup()
+    const result = deferred()
     send({ kind, id: nextId++ }, result)
     return result.done
   }
@@ -367,7 +368,7 @@ function workerFileSink(
       bytes[start + 2] = (length >>> 16) & 0xff
       bytes[start + 3] = length >>> 24
       size++
-      batchResult ??= newGroup()
+      batchResult ??= deferred()
       const done = batchResult.done
       if (batch.length >= BATCH_BYTES) sendBatch()
       else if (!scheduled) {
