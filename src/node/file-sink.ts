@@ -52,9 +52,9 @@ export interface FileAuditSinkOptions {
   readonly onCheckpoint?: (checkpoint: Checkpoint) => void
   /**
    * Where the log is written. `main` (default): on the calling thread. `worker`: the calling thread only encodes
-   * each event (RFC 8785) and a worker thread chains, hashes, checkpoints, rotates and writes, which roughly doubles
-   * the events per second a busy process can log on two cores. Acknowledgements, durability and the file format
-   * are the same. With `worker`, the checkpoint signer must come from `ed25519CheckpointSigner` or
+   * each event (RFC 8785) and a worker thread chains, hashes, checkpoints, rotates and writes: about 1.2× the events
+   * per second on two shared cores, bounded by the encoding. Acknowledgements, durability and the file format are
+   * the same; `sync` mode pays a thread hop per call. With `worker`, the checkpoint signer must come from `ed25519CheckpointSigner` or
    * `hmacCheckpointSigner` (its key is handed to the worker), and `onAlarm` / `onCheckpoint` are called
    * asynchronously, when the worker reports.
    */
@@ -171,7 +171,11 @@ export function fileAuditSink(options: FileAuditSinkOptions): FileAuditSink {
 
 // ---- the worker thread ----------------------------------------------------------------------------------------------
 
-/** What the calling thread hands the worker at start. */
+/**
+ * What the calling thread hands the worker at start.
+ *
+ * @internal
+ */
 export interface FileLogWorkerData {
   readonly settings: FileLogSettings
   readonly opened: OpenedFileLog
@@ -179,12 +183,20 @@ export interface FileLogWorkerData {
   readonly reportCheckpoints: boolean
 }
 
-/** Calling thread → worker. `events` carries encoded events, each as a 4-byte little-endian length and its bytes. */
+/**
+ * Calling thread → worker. `events` carries encoded events, each as a 4-byte little-endian length and its bytes.
+ *
+ * @internal
+ */
 export type ToFileLogWorker =
   | { readonly kind: 'events'; readonly id: number; readonly buffer: ArrayBuffer; readonly length: number }
   | { readonly kind: 'flush' | 'close'; readonly id: number }
 
-/** Worker → calling thread. */
+/**
+ * Worker → calling thread.
+ *
+ * @internal
+ */
 export type FromFileLogWorker =
   | { readonly kind: 'done'; readonly id: number }
   | { readonly kind: 'failed'; readonly id: number; readonly message: string; readonly reason: string }
