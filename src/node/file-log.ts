@@ -163,6 +163,16 @@ function stateFromLines(lines: readonly string[]): { state: ChainState; sealed: 
  * damaged log is refused where the sink is created.
  */
 export function recoverFileLog(path: string): OpenedFileLog {
+  // a log that cannot be appended to is refused here, where the sink is created, on either thread
+  try {
+    closeSync(openSync(path, 'a'))
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    throw new ConfigError(`audit log ${path} cannot be opened for appending${typeof code === 'string' ? ` (${code})` : ''}`, {
+      reason: 'log_unwritable',
+      cause: error,
+    })
+  }
   let state: ChainState | undefined
   let sealed = true
   let tornBytes = 0

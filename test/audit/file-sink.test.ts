@@ -171,6 +171,17 @@ describe.each(threads)('fileAuditSink (thread %s)', (thread) => {
     expect(() => fileAuditSink({ path, ...quiet })).toThrow(ConfigError)
   })
 
+  it('refuses a path it cannot append to with ConfigError, where the sink is created', () => {
+    let thrown: unknown
+    try {
+      fileAuditSink({ path: join(directory.path, 'missing', 'audit.log'), ...quiet })
+    } catch (error) {
+      thrown = error
+    }
+    expect(ConfigError.isInstance(thrown)).toBe(true)
+    expect((thrown as ConfigError).reason).toBe('log_unwritable')
+  })
+
   it('rejects writes after close with AuditError', async () => {
     const sink = fileAuditSink({ path, ...quiet })
     await sink.close()
