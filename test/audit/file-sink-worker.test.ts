@@ -129,6 +129,10 @@ describe("fileAuditSink({ thread: 'worker' })", () => {
     try {
       const custom = { alg: 'Ed25519', keyId: '00000000', sign: () => new Uint8Array(64) }
       expect(() => fileAuditSink({ path: join(directory.path, 'audit.log'), thread: 'worker', checkpoint: { signer: custom } })).toThrow(ConfigError)
+      // a built-in signer whose sign function was replaced afterwards is the caller's own
+      const replaced = hmacCheckpointSigner(new Uint8Array(32).fill(3))
+      replaced.sign = () => new Uint8Array(32)
+      expect(() => fileAuditSink({ path: join(directory.path, 'audit.log'), thread: 'worker', checkpoint: { signer: replaced } })).toThrow(ConfigError)
       expect(() => fileAuditSink({ path: join(directory.path, 'audit.log'), thread: 'elsewhere' as 'worker' })).toThrow(ConfigError)
     } finally {
       directory.remove()
