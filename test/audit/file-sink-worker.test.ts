@@ -139,6 +139,24 @@ describe("fileAuditSink({ thread: 'worker' })", () => {
     }
   })
 
+  it('fails closed when the worker dies: pending and later writes reject with AuditError, and one alarm is raised', async () => {
+    const directory = temporaryDirectory()
+    const path = join(directory.path, 'audit.log')
+    const alarms: string[] = []
+    const sink = fileAuditSink({ path, thread: 'worker', onAlarm: (alarm) => alarms.push(alarm.kind) })
+    // the worker opens the file when it starts, after this: without its directory it throws and exits
+    directory.remove()
+    const pending = await Promise.resolve(sink.write(sampleEvent(1))).then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    expect(AuditError.isInstance(pending)).toBe(true)
+    expect((pending as AuditError).reason).toBe('file_write_failed')
+    await expect(sink.write(sampleEvent(2))).rejects.toSatisfy(AuditError.isInstance)
+    expect(alarms).toEqual(['write_failed'])
+    await sink.close().catch(() => {})
+  })
+
   it('throws AuditError from write for an event that is not JSON, and nothing of it reaches the log', async () => {
     const directory = temporaryDirectory()
     try {
