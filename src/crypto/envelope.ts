@@ -103,6 +103,21 @@ export function envelopeHeaderProblem(bytes: Uint8Array): EnvelopeProblem | unde
   return undefined
 }
 
+/** The suite of an envelope whose header passed {@link envelopeHeaderProblem}. */
+export function envelopeSuite(bytes: Uint8Array): SuiteName {
+  return suiteById(bytes[1] as number) as SuiteName
+}
+
+/** The key scope kind of an envelope whose header passed {@link envelopeHeaderProblem}. */
+export function envelopeScopeKind(bytes: Uint8Array): 'tenant' | 'collection' {
+  return bytes[2] === SCOPE_KIND_BYTE.tenant ? 'tenant' : 'collection'
+}
+
+/** Where the nonce of an envelope whose header passed {@link envelopeHeaderProblem} starts: after its key id. */
+export function envelopeNonceAt(bytes: Uint8Array): number {
+  return ENVELOPE_KEY_ID_AT + (bytes[ENVELOPE_KEY_ID_AT - 1] as number)
+}
+
 /**
  * Parses the binary form of an envelope (after base64url decoding); a problem code when it is not a v1 envelope.
  *
@@ -115,19 +130,17 @@ export function envelopeHeaderProblem(bytes: Uint8Array): EnvelopeProblem | unde
 export function parseEnvelope(bytes: Uint8Array): ParsedEnvelope | EnvelopeProblem {
   const problem = envelopeHeaderProblem(bytes)
   if (problem !== undefined) return problem
-  const suite = suiteById(bytes[1] as number) as NonNullable<ReturnType<typeof suiteById>>
-  const scopeKind = bytes[2] === SCOPE_KIND_BYTE.tenant ? 'tenant' : 'collection'
-  const keyIdStart = ENVELOPE_KEY_ID_AT
-  const keyIdLength = bytes[keyIdStart - 1] as number
-  const headerLength = keyIdStart + keyIdLength + SUITES[suite].nonceLength
-  const keyId = readEnvelopeKeyId(bytes, keyIdStart, keyIdLength)
+  const suite = envelopeSuite(bytes)
+  const nonceStart = envelopeNonceAt(bytes)
+  const headerLength = nonceStart + SUITES[suite].nonceLength
+  const keyId = readEnvelopeKeyId(bytes, ENVELOPE_KEY_ID_AT, nonceStart - ENVELOPE_KEY_ID_AT)
   if (keyId === undefined) return 'envelope_malformed'
   return {
     suite,
-    scopeKind,
+    scopeKind: envelopeScopeKind(bytes),
     keyId,
     salt: bytes.subarray(3, 3 + SALT_LENGTH),
-    nonce: bytes.subarray(keyIdStart + keyIdLength, headerLength),
+    nonce: bytes.subarray(nonceStart, headerLength),
     header: bytes.subarray(0, headerLength),
     sealed: bytes.subarray(headerLength),
   }

@@ -17,11 +17,13 @@ import {
   ENVELOPE_PREFIX,
   envelopeHeader,
   envelopeHeaderProblem,
+  envelopeNonceAt,
   envelopePlacePrefix,
+  envelopeScopeKind,
+  envelopeSuite,
   parseEnvelope,
   readEnvelopeKeyId,
   SALT_LENGTH,
-  SCOPE_KIND_BYTE,
 } from './envelope.js'
 import { type KeyScope, Keyring } from './keyring.js'
 import {
@@ -40,7 +42,7 @@ import {
   writeMacSuffix,
 } from './record-mac.js'
 import { PrefixedHmac } from './sha256.js'
-import { SUITES, type SuiteName, suiteById } from './suites.js'
+import { SUITES, type SuiteName } from './suites.js'
 
 /** Where an envelope belongs: what its AAD binds besides its own header. */
 export interface EnvelopePlace {
@@ -790,11 +792,11 @@ export class FieldEncryption implements FieldProtector {
     // the checks of parseEnvelope, without building its result object on this per-field path
     const problem = envelopeHeaderProblem(bytes)
     if (problem !== undefined) return problem
-    const suite = suiteById(bytes[1] as number) as NonNullable<ReturnType<typeof suiteById>>
-    const scopeKind = bytes[2] === SCOPE_KIND_BYTE.tenant ? 'tenant' : 'collection'
+    const suite = envelopeSuite(bytes)
+    const scopeKind = envelopeScopeKind(bytes)
     const keyIdStart = ENVELOPE_KEY_ID_AT
-    const keyIdLength = bytes[keyIdStart - 1] as number
-    const nonceStart = keyIdStart + keyIdLength
+    const nonceStart = envelopeNonceAt(bytes)
+    const keyIdLength = nonceStart - keyIdStart
     const headerLength = nonceStart + SUITES[suite].nonceLength
     if (scopeKind === 'tenant' && tenant === undefined) return 'tenant_unknown'
     const scopeValue = (scopeKind === 'tenant' ? tenant : collection) as string

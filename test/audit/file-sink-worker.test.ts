@@ -43,6 +43,19 @@ function runNode(args: string[], timeoutMs: number): Promise<{ code: number | nu
   })
 }
 
+/** A sink that can no longer write: this write and every later one reject with AuditError, after exactly one alarm. */
+async function expectFailedClosed(sink: ReturnType<typeof fileAuditSink>, alarms: readonly string[]): Promise<void> {
+  const failed = await Promise.resolve(sink.write(sampleEvent(1))).then(
+    () => undefined,
+    (error: unknown) => error,
+  )
+  expect(AuditError.isInstance(failed)).toBe(true)
+  expect((failed as AuditError).reason).toBe('file_write_failed')
+  await expect(sink.write(sampleEvent(2))).rejects.toSatisfy(AuditError.isInstance)
+  expect(alarms).toEqual(['write_failed'])
+  await sink.close().catch(() => {})
+}
+
 describe("fileAuditSink({ thread: 'worker' })", () => {
   it('writes entry lines byte for byte as the calling-thread writer does, for any JSON in an event', async () => {
     const directory = temporaryDirectory()
@@ -146,15 +159,7 @@ describe("fileAuditSink({ thread: 'worker' })", () => {
     const sink = fileAuditSink({ path, thread: 'worker', onAlarm: (alarm) => alarms.push(alarm.kind) })
     // the worker opens the file when it starts, after this: without its directory it throws and exits
     directory.remove()
-    const pending = await Promise.resolve(sink.write(sampleEvent(1))).then(
-      () => undefined,
-      (error: unknown) => error,
-    )
-    expect(AuditError.isInstance(pending)).toBe(true)
-    expect((pending as AuditError).reason).toBe('file_write_failed')
-    await expect(sink.write(sampleEvent(2))).rejects.toSatisfy(AuditError.isInstance)
-    expect(alarms).toEqual(['write_failed'])
-    await sink.close().catch(() => {})
+    await expectFailedClosed(sink, alarms)
   })
 
   it('throws AuditError from write for an event that is not JSON, and nothing of it reaches the log', async () => {
@@ -186,15 +191,7 @@ describe.each(['main', 'worker'] as const)('fileAuditSink (thread %s) when the d
       symlinkSync('/dev/full', path)
       const alarms: string[] = []
       const sink = fileAuditSink({ path, thread, onAlarm: (alarm) => alarms.push(alarm.kind) })
-      const failed = await Promise.resolve(sink.write(sampleEvent(1))).then(
-        () => undefined,
-        (error: unknown) => error,
-      )
-      expect(AuditError.isInstance(failed)).toBe(true)
-      expect((failed as AuditError).reason).toBe('file_write_failed')
-      await expect(sink.write(sampleEvent(2))).rejects.toSatisfy(AuditError.isInstance)
-      expect(alarms).toEqual(['write_failed'])
-      await sink.close().catch(() => {})
+      await expectFailedClosed(sink, alarms)
     } finally {
       directory.remove()
     }
