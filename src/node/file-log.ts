@@ -89,6 +89,11 @@ export interface FileLog {
   writeCanonical(canonical: Uint8Array, from: number, to: number): Promise<void>
   flush(): Promise<void>
   close(): Promise<void>
+  /**
+   * Settles once the entries the writer makes when it starts (a tree-head copy in a fresh active file, the record of
+   * a recovery) are written; at once when there are none ({@link opensWithEntries}).
+   */
+  readonly ready: Promise<void>
 }
 
 interface Rotation {
@@ -106,6 +111,28 @@ const SEGMENT_BYTES = 1024 * 1024
 const MAX_SPARES = 4
 
 
+
+// the longest delay a Node timer takes; a longer one fires after 1 ms instead
+const MAX_TIMER_MS = 2_147_483_647
+
+/** Whether the active file is new after rotated ones, so the writer opens it with a copy of the tree head. */
+const opensWithCarry = (opened: OpenedFileLog): boolean => opened.activeEmpty && opened.chain !== undefined && opened.chain.next > 0
+
+/**
+ * The id a worker running the writer acknowledges its start with (`fileAuditSink({ thread: 'worker' })`): once the
+ * entries the writer makes on start are written, or as failed when the writer cannot start.
+ *
+ * @internal
+ */
+export const FILE_LOG_STARTED = -1
+
+/**
+ * Whether the writer makes entries of its own when it starts (a tree-head copy, the record of a recovery): until
+ * they are written, a worker running the writer must keep the process alive.
+ */
+export function opensWithEntries(opened: OpenedFileLog): boolean {
+  return opensWithCarry(opened) || recoveryAlarm(opened.recovery) !== undefined
+}
 
 const rotatedName = (path: string, firstSeq: number): string => `${path}.${String(firstSeq).padStart(12, '0')}`
 
@@ -321,6 +348,21 @@ export function startFileLog(settings: FileLogSettings, opened: OpenedFileLog, s
   }
   const onCheckpoint = hooks.checkpoint
 
+  // the first failure breaks the writer for good: one alarm, and every later write, flush and close rejects with it
+  const breakWith = (failure: AuditError, kind: string, detail: string): AuditError => {
+    if (!broken) {
+      broken = failure
+      alarm(kind, detail)
+    }
+    return broken
+  }
+  const writeFailed = (error: unknown): AuditError =>
+    breakWith(
+      new AuditError('audit file write failed; the sink no longer accepts events', { reason: 'file_write_failed', cause: error }),
+      'write_failed',
+      `${(error as { code?: string }).code ?? 'error'} writing ${path}`,
+    )
+
   const segment = (): Segment => {
     // a large group goes out in several writes of about SEGMENT_BYTES, so no buffer is ever grown and copied
     if (open === undefined || open.out.length >= SEGMENT_BYTES) {
@@ -336,8 +378,20 @@ export function startFileLog(settings: FileLogSettings, opened: OpenedFileLog, s
     if (spares.length < MAX_SPARES && item.out.bytes.length <= 2 * SEGMENT_BYTES) spares.push(item.out)
   }
 
-  const queueCheckpoint = (reason: 'interval' | 'rotate' | 'close' | 'carry', now: number): void => {
-    const checkpoint = chain.checkpoint(reason, now)
+  /** Queues a checkpoint line; false (and the writer broken) when the checkpoint cannot be made or signed. */
+  const queueCheckpoint = (reason: 'interval' | 'rotate' | 'close' | 'carry', now: number): boolean => {
+    let checkpoint: Checkpoint
+    try {
+      checkpoint = chain.checkpoint(reason, now)
+    } catch (error) {
+      // a signer that throws (a key service down, say): the entries waiting with it are not written, and nothing after
+      breakWith(
+        new AuditError('audit checkpoint could not be made or signed; the sink no longer accepts events', { reason: 'checkpoint_failed', cause: error }),
+        'checkpoint_failed',
+        `a ${reason} checkpoint of ${path} could not be made or signed`,
+      )
+      return false
+    }
     const target = segment()
     const before = target.out.length
     target.out.utf8(checkpointLine(checkpoint))
@@ -352,10 +406,11 @@ export function startFileLog(settings: FileLogSettings, opened: OpenedFileLog, s
         alarm('checkpoint_callback_failed', 'onCheckpoint threw')
       }
     }
+    return true
   }
 
   const queueRotation = (now: number): void => {
-    queueCheckpoint('rotate', now)
+    if (!queueCheckpoint('rotate', now)) return
     pending.push({ rotateTo: rotatedName(path, fileFirstSeq) })
     open = undefined
     fileBytes = 0
@@ -375,7 +430,7 @@ export function startFileLog(settings: FileLogSettings, opened: OpenedFileLog, s
         const immediate = setImmediate(startCommit)
         timer = { cancel: () => clearImmediate(immediate) }
       } else {
-        const timeout = setTimeout(startCommit, wait)
+        const timeout = setTimeout(startCommit, Math.min(wait, MAX_TIMER_MS))
         timer = { cancel: () => clearTimeout(timeout) }
       }
     }
@@ -434,14 +489,7 @@ export function startFileLog(settings: FileLogSettings, opened: OpenedFileLog, s
         await writeItems(items, forceDurable || fsyncMode !== 'never')
         group?.resolve()
       } catch (error) {
-        if (!broken) {
-          broken = new AuditError('audit file write failed; the sink no longer accepts events', {
-            reason: 'file_write_failed',
-            cause: error,
-          })
-          alarm('write_failed', `${(error as { code?: string }).code ?? 'error'} writing ${path}`)
-        }
-        group?.reject(broken)
+        group?.reject(writeFailed(error))
       }
     }
   }
@@ -461,12 +509,22 @@ export function startFileLog(settings: FileLogSettings, opened: OpenedFileLog, s
     return committing
   }
 
+  // the last fdatasync a flush started: close waits for it, so the file is never closed under a flush still syncing
+  let syncing: Promise<void> = Promise.resolve()
   const flush = async (): Promise<void> => {
     while (committing !== undefined || pending.length > 0) {
       await (committing ?? startCommit())
     }
     if (broken) throw broken
-    if (fsyncMode === 'never') await fdatasyncAsync(activeFd)
+    if (fsyncMode === 'never') {
+      const sync = fdatasyncAsync(activeFd)
+      syncing = sync.catch(() => {})
+      try {
+        await sync
+      } catch (error) {
+        throw writeFailed(error)
+      }
+    }
   }
 
   const tick = (): void => {
@@ -478,7 +536,7 @@ export function startFileLog(settings: FileLogSettings, opened: OpenedFileLog, s
       groupFor()
     }
   }
-  const interval = setInterval(tick, Math.min(intervalMs, maxAgeMs))
+  const interval = setInterval(tick, Math.min(intervalMs, maxAgeMs, MAX_TIMER_MS))
   interval.unref?.()
 
   let lastLineBytes = 0
@@ -512,37 +570,11 @@ export function startFileLog(settings: FileLogSettings, opened: OpenedFileLog, s
     if (fsyncMode === 'always') startCommit()
     return group.done
   }
-  const log: FileLog = {
-    get size() {
-      return chain.size
-    },
-    write: (event) => accept(event, undefined, 0, 0),
-    writeCanonical: (canonical, from, to) => accept(undefined, canonical, from, to),
-    flush,
-    close() {
-      if (closing !== undefined) return closing
-      closed = true
-      clearInterval(interval)
-      if (!broken) {
-        queueCheckpoint('close', Date.now())
-        groupFor()
-      }
-      closing = (async () => {
-        try {
-          await flush()
-        } finally {
-          await fdatasyncAsync(activeFd).catch(() => {})
-          await closeAsync(activeFd)
-        }
-      })()
-      return closing
-    },
-  }
-
+  let ready: Promise<void> = Promise.resolve()
   // a new active file after rotated ones opens with the tree head, like one the sink rotated itself
-  if (opened.activeEmpty && chain.size > 0) {
+  if (opensWithCarry(opened)) {
     queueCheckpoint('carry', Date.now())
-    groupFor()
+    ready = groupFor().done
   }
   const notice = recoveryAlarm(opened.recovery)
   if (notice !== undefined) {
@@ -558,7 +590,41 @@ export function startFileLog(settings: FileLogSettings, opened: OpenedFileLog, s
       0,
       Date.now(),
     )
-    groupFor()
+    ready = groupFor().done
   }
-  return log
+  return {
+    get size() {
+      return chain.size
+    },
+    write: (event) => accept(event, undefined, 0, 0),
+    writeCanonical: (canonical, from, to) => accept(undefined, canonical, from, to),
+    flush,
+    close() {
+      if (closing !== undefined) return closing
+      closed = true
+      clearInterval(interval)
+      if (!broken) {
+        queueCheckpoint('close', Date.now())
+        groupFor()
+      }
+      closing = (async () => {
+        let failure: unknown
+        try {
+          await flush()
+        } catch (error) {
+          failure = error
+        }
+        await fdatasyncAsync(activeFd).catch(() => {})
+        await syncing
+        try {
+          await closeAsync(activeFd)
+        } catch (error) {
+          failure ??= writeFailed(error)
+        }
+        if (failure !== undefined) throw failure
+      })()
+      return closing
+    },
+    ready,
+  }
 }

@@ -10,7 +10,16 @@ import { AuditError, ConfigError } from '../errors.js'
 import type { AuditEvent, AuditSink } from '../spec/audit.js'
 import { BufferWriter } from './byte-writer.js'
 import { type Deferred, deferred } from '../audit/deferred.js'
-import { type FileLogSettings, type FileSinkRecovery, type OpenedFileLog, recoverFileLog, recoveryAlarm, startFileLog } from './file-log.js'
+import {
+  FILE_LOG_STARTED,
+  type FileLogSettings,
+  type FileSinkRecovery,
+  type OpenedFileLog,
+  opensWithEntries,
+  recoverFileLog,
+  recoveryAlarm,
+  startFileLog,
+} from './file-log.js'
 import { type WorkerSignerSpec, workerSignerSpec } from './signer.js'
 
 export type { FileSinkRecovery } from './file-log.js'
@@ -139,7 +148,16 @@ export function fileAuditSink(options: FileAuditSinkOptions): FileAuditSink {
     intervalMs,
     origin: options.checkpoint?.origin ?? 'vectorwarden',
   }
-  const opened = recoverFileLog(path)
+  // the worker starts before the log is opened: one that cannot start leaves the log as it was
+  const worker =
+    thread === 'worker' ? startWorker({ settings, ...(signerSpec === undefined ? {} : { signer: signerSpec }), reportCheckpoints: onCheckpoint !== undefined }) : undefined
+  let opened: OpenedFileLog
+  try {
+    opened = recoverFileLog(path)
+  } catch (error) {
+    void worker?.terminate()
+    throw error
+  }
   const notice = recoveryAlarm(opened.recovery)
   if (notice !== undefined) {
     try {
@@ -148,7 +166,7 @@ export function fileAuditSink(options: FileAuditSinkOptions): FileAuditSink {
       // an alarm handler must not stop the log from opening
     }
   }
-  if (thread === 'worker') return workerFileSink(settings, opened, signerSpec, onAlarm, onCheckpoint)
+  if (worker !== undefined) return workerFileSink(worker, settings, opened, onAlarm, onCheckpoint)
 
   const log = startFileLog(settings, opened, signer, {
     alarm: (kind, detail) => onAlarm({ kind, detail }),
@@ -178,19 +196,23 @@ export function fileAuditSink(options: FileAuditSinkOptions): FileAuditSink {
  */
 export interface FileLogWorkerData {
   readonly settings: FileLogSettings
-  readonly opened: OpenedFileLog
   readonly signer?: WorkerSignerSpec
   readonly reportCheckpoints: boolean
 }
 
 /**
- * Calling thread → worker. `events` carries encoded events, each as a 4-byte little-endian length and its bytes.
+ * Calling thread → worker. `open` comes first, once the calling thread has opened (recovered) the log, and starts
+ * the writer; `events` carries encoded events, each as a 4-byte little-endian length and its bytes.
  *
  * @internal
  */
 export type ToFileLogWorker =
+  | { readonly kind: 'open'; readonly opened: OpenedFileLog }
   | { readonly kind: 'events'; readonly id: number; readonly buffer: ArrayBuffer; readonly length: number }
   | { readonly kind: 'flush' | 'close'; readonly id: number }
+
+/** Alarms with which the writer reports that it broke; a failure reported without one raises `write_failed` here. */
+const FAILURE_ALARMS: ReadonlySet<string> = new Set(['write_failed', 'checkpoint_failed'])
 
 /**
  * Worker → calling thread.
@@ -215,20 +237,29 @@ const moduleUrl = (): string => {
   return typeof url === 'string' ? url : pathToFileURL(__filename).href
 }
 
-/** Starts the worker from the build next to this module, or from the TypeScript sources through tsx. */
+/**
+ * Starts the worker from the build next to this module, or from the TypeScript sources through tsx. Throws
+ * `ConfigError` (reason `worker_start_failed`) when node refuses to create it.
+ */
 function startWorker(workerData: FileLogWorkerData): Worker {
   const here = moduleUrl()
-  // the worker inherits the process's node options, except one that only applies to a script given as text
-  const execArgv = process.execArgv.filter((option) => !option.startsWith('--input-type'))
-  if (!here.endsWith('.ts')) {
-    return new Worker(new URL(here.endsWith('.cjs') ? './file-sink-worker.cjs' : './file-sink-worker.js', here), { workerData, execArgv })
+  try {
+    if (!here.endsWith('.ts')) {
+      // no execArgv: the worker inherits the process's node options, and node accepts them only when inherited
+      // (given explicitly, process-wide ones such as --max-old-space-size are refused)
+      return new Worker(new URL(here.endsWith('.cjs') ? './file-sink-worker.cjs' : './file-sink-worker.js', here), { workerData })
+    }
+    // the sources (tests, benchmarks): tsx (a development dependency) is registered in the worker, which then imports
+    // the entry; the script is given as text, so an inherited --input-type would change how it is read
+    const execArgv = process.execArgv.filter((option) => !option.startsWith('--input-type'))
+    const api = createRequire(here).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')
+    const entry = new URL('./file-sink-worker.ts', here).href
+    const source = `import(${JSON.stringify(pathToFileURL(api).href)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}) })`
+    const conditions = execArgv.includes('--conditions=vectorwarden-source') ? [] : ['--conditions=vectorwarden-source']
+    return new Worker(source, { eval: true, workerData, execArgv: [...execArgv, ...conditions] })
+  } catch (error) {
+    throw new ConfigError("fileAuditSink: the audit file worker could not start (thread: 'worker')", { reason: 'worker_start_failed', cause: error })
   }
-  // the sources: tsx (a development dependency) is registered in the worker, which then imports the entry
-  const api = createRequire(here).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')
-  const entry = new URL('./file-sink-worker.ts', here).href
-  const source = `import(${JSON.stringify(pathToFileURL(api).href)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}) })`
-  const conditions = execArgv.includes('--conditions=vectorwarden-source') ? [] : ['--conditions=vectorwarden-source']
-  return new Worker(source, { eval: true, workerData, execArgv: [...execArgv, ...conditions] })
 }
 
 /**
@@ -236,20 +267,12 @@ function startWorker(workerData: FileLogWorkerData): Worker {
  * and the worker runs the same writer as the calling-thread sink over the encoded bytes.
  */
 function workerFileSink(
+  worker: Worker,
   settings: FileLogSettings,
   opened: OpenedFileLog,
-  signer: WorkerSignerSpec | undefined,
   onAlarm: (alarm: { kind: string; detail: string }) => void,
   onCheckpoint: ((checkpoint: Checkpoint) => void) | undefined,
 ): FileAuditSink {
-  const worker = startWorker({
-    settings,
-    opened,
-    ...(signer === undefined ? {} : { signer }),
-    reportCheckpoints: onCheckpoint !== undefined,
-  })
-  // an idle sink does not keep the process alive (as the calling-thread sink does not); one with work in flight does
-  worker.unref()
   const alarm = (kind: string, detail: string): void => {
     try {
       onAlarm({ kind, detail })
@@ -267,10 +290,13 @@ function workerFileSink(
   let nextId = 0
   const waiting = new Map<number, Deferred>()
   let broken: AuditError | undefined
+  // whether the worker's writer has reported breaking with an alarm of its own
+  let failureAlarmed = false
   let closed = false
   let closing: Promise<void> | undefined
 
-  // `raise`: the worker could not report the failure itself (it died), so the alarm is raised here
+  // `raise`: the worker did not report the failure with an alarm (it died, or failed outside the writer), so the
+  // alarm is raised here
   const fail = (error: AuditError, raise: boolean): void => {
     if (broken === undefined) {
       broken = error
@@ -283,7 +309,7 @@ function workerFileSink(
     worker.unref()
   }
 
-  const send = (message: ToFileLogWorker, result: Deferred, transfer?: ArrayBuffer[]): void => {
+  const send = (message: Exclude<ToFileLogWorker, { kind: 'open' }>, result: Deferred, transfer?: ArrayBuffer[]): void => {
     if (broken !== undefined) {
       result.reject(broken)
       return
@@ -331,9 +357,10 @@ function workerFileSink(
         return
       }
       case 'failed':
-        fail(new AuditError(message.message, { reason: message.reason }), false)
+        fail(new AuditError(message.message, { reason: message.reason }), !failureAlarmed)
         return
       case 'alarm':
+        if (FAILURE_ALARMS.has(message.alarm)) failureAlarmed = true
         alarm(message.alarm, message.detail)
         return
       case 'checkpoint':
@@ -352,6 +379,15 @@ function workerFileSink(
       fail(new AuditError('audit file worker stopped; the sink no longer accepts events', { reason: 'file_write_failed' }), true)
     }
   })
+  worker.on('messageerror', () =>
+    fail(new AuditError('a message from the audit file worker could not be read; the sink no longer accepts events', { reason: 'file_write_failed' }), true),
+  )
+  worker.postMessage({ kind: 'open', opened } satisfies ToFileLogWorker)
+  // the entries the writer makes on start (the record of a recovery, a tree-head copy) keep the process alive until
+  // they are written; after that an idle sink does not (as the calling-thread sink does not), and one with work in
+  // flight does. Unref'd only now: adding a 'message' listener refs the worker again
+  if (opensWithEntries(opened)) waiting.set(FILE_LOG_STARTED, deferred())
+  else worker.unref()
 
   return {
     name: 'file',

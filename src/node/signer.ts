@@ -66,7 +66,7 @@ export function ed25519CheckpointSigner(privateKey: PrivateKeyInput, name: strin
   if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519') throw new TypeError('expected an Ed25519 private key')
   const keyId = ed25519KeyId(name, rawEd25519(createPublicKey(key)))
   const signer: CheckpointSigner = { alg: 'Ed25519', keyId, sign: (body) => new Uint8Array(sign(null, body, key)) }
-  workerSpecs.set(signer, { spec: { kind: 'ed25519', key, name }, sign: signer.sign, keyId })
+  workerSpecs.set(signer, { spec: { kind: 'ed25519', key, name }, sign: signer.sign, keyId, alg: signer.alg })
   return signer
 }
 
@@ -122,7 +122,7 @@ export function hmacCheckpointSigner(secret: Uint8Array): CheckpointSigner & Che
       return signature.length === expected.length && timingSafeEqual(expected, signature)
     },
   }
-  workerSpecs.set(signer, { spec: { kind: 'hmac', secret: key }, sign: signer.sign, keyId: signer.keyId })
+  workerSpecs.set(signer, { spec: { kind: 'hmac', secret: key }, sign: signer.sign, keyId: signer.keyId, alg: signer.alg })
   return signer
 }
 
@@ -138,7 +138,10 @@ export type WorkerSignerSpec =
 
 // the signers made here, their keys, and what they were made with; a signer written by the caller is not in it and
 // cannot move to a worker
-const workerSpecs = new WeakMap<CheckpointSigner, { readonly spec: WorkerSignerSpec; readonly sign: CheckpointSigner['sign']; readonly keyId: string }>()
+const workerSpecs = new WeakMap<
+  CheckpointSigner,
+  { readonly spec: WorkerSignerSpec; readonly sign: CheckpointSigner['sign']; readonly keyId: string; readonly alg: CheckpointSigner['alg'] }
+>()
 
 /**
  * The key of a signer made by {@link ed25519CheckpointSigner} or {@link hmacCheckpointSigner} and left as made;
@@ -148,8 +151,8 @@ const workerSpecs = new WeakMap<CheckpointSigner, { readonly spec: WorkerSignerS
  */
 export function workerSignerSpec(signer: CheckpointSigner): WorkerSignerSpec | undefined {
   const made = workerSpecs.get(signer)
-  // one whose sign or key id the caller replaced afterwards is theirs now: the worker would not sign as it does
-  return made !== undefined && signer.sign === made.sign && signer.keyId === made.keyId ? made.spec : undefined
+  // one whose sign, key id or algorithm the caller replaced afterwards is theirs now: the worker would not sign as it does
+  return made !== undefined && signer.sign === made.sign && signer.keyId === made.keyId && signer.alg === made.alg ? made.spec : undefined
 }
 
 /**

@@ -3,8 +3,8 @@
 
 import { spawn } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
-import { existsSync, readFileSync, symlinkSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { basename, join, resolve } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { parseLogLine } from '../../src/audit/log-format.js'
@@ -146,18 +146,22 @@ describe("fileAuditSink({ thread: 'worker' })", () => {
       const replaced = hmacCheckpointSigner(new Uint8Array(32).fill(3))
       replaced.sign = () => new Uint8Array(32)
       expect(() => fileAuditSink({ path: join(directory.path, 'audit.log'), thread: 'worker', checkpoint: { signer: replaced } })).toThrow(ConfigError)
+      // and so is one whose algorithm was relabelled: the worker's checkpoints would say otherwise
+      const relabelled = hmacCheckpointSigner(new Uint8Array(32).fill(4))
+      ;(relabelled as { alg: string }).alg = 'Ed25519'
+      expect(() => fileAuditSink({ path: join(directory.path, 'audit.log'), thread: 'worker', checkpoint: { signer: relabelled } })).toThrow(ConfigError)
       expect(() => fileAuditSink({ path: join(directory.path, 'audit.log'), thread: 'elsewhere' as 'worker' })).toThrow(ConfigError)
     } finally {
       directory.remove()
     }
   })
 
-  it('fails closed when the worker dies: pending and later writes reject with AuditError, and one alarm is raised', async () => {
+  it('fails closed when the writer cannot start in the worker: pending and later writes reject with AuditError, and one alarm is raised', async () => {
     const directory = temporaryDirectory()
     const path = join(directory.path, 'audit.log')
     const alarms: string[] = []
     const sink = fileAuditSink({ path, thread: 'worker', onAlarm: (alarm) => alarms.push(alarm.kind) })
-    // the worker opens the file when it starts, after this: without its directory it throws and exits
+    // the worker opens the file when it starts its writer, after this: without its directory that fails
     directory.remove()
     await expectFailedClosed(sink, alarms)
   })
@@ -218,6 +222,77 @@ console.log('written')`
   }, 30_000)
 })
 
+describe.each(['main', 'worker'] as const)('a fileAuditSink opened and never written to (thread %s)', (thread) => {
+  const open = (path: string) => `import { fileAuditSink } from ${JSON.stringify(resolve('src/node/file-sink.ts'))}
+const sink = fileAuditSink({ path: ${JSON.stringify(path)}, thread: '${thread}', onAlarm: (alarm) => console.log('alarm', alarm.kind) })
+console.log('opened', sink.size)`
+
+  it('does not keep the process alive', async () => {
+    const directory = temporaryDirectory()
+    try {
+      const path = join(directory.path, 'audit.log')
+      const { code, output } = await runNode(['--conditions=vectorwarden-source', '--import', 'tsx', '--input-type=module', '-e', open(path)], 20_000)
+      expect(output).toContain('opened 0')
+      expect(code).toBe(0)
+    } finally {
+      directory.remove()
+    }
+  }, 30_000)
+
+  it('still records in the log the torn tail it cut, though the process ends at once', async () => {
+    const directory = temporaryDirectory()
+    try {
+      const path = join(directory.path, 'audit.log')
+      const first = fileAuditSink({ path, ...quiet })
+      await first.write(sampleEvent(0))
+      await first.flush()
+      // a crash in the middle of the next line
+      appendFileSync(path, '{"seq":1,"event":{"specversion":"1.0","id":"torn')
+      const { code, output } = await runNode(['--conditions=vectorwarden-source', '--import', 'tsx', '--input-type=module', '-e', open(path)], 20_000)
+      expect(output).toContain('alarm torn_tail')
+      expect(code).toBe(0)
+      const reasons = readFileSync(path, 'utf8')
+        .split('\n')
+        .filter((line) => line !== '')
+        .map(parseLogLine)
+        .flatMap((line) => (line.kind === 'entry' ? [line.entry.event.data.security?.reason] : []))
+      expect(reasons).toEqual([undefined, 'audit_torn_tail'])
+    } finally {
+      directory.remove()
+    }
+  }, 30_000)
+})
+
+describe("fileAuditSink({ thread: 'worker' }) when node refuses to create the worker", () => {
+  // from the sources the worker gets explicit node options (for tsx), and node refuses process-wide ones there
+  it('throws ConfigError and leaves the log as it was: the torn tail is neither cut nor saved', async () => {
+    const directory = temporaryDirectory()
+    try {
+      const path = join(directory.path, 'audit.log')
+      const first = fileAuditSink({ path, ...quiet })
+      await first.write(sampleEvent(0))
+      await first.flush()
+      appendFileSync(path, '{"seq":1,"torn')
+      const before = readFileSync(path, 'utf8')
+      const script = `import { fileAuditSink } from ${JSON.stringify(resolve('src/node/file-sink.ts'))}
+try {
+  fileAuditSink({ path: ${JSON.stringify(path)}, thread: 'worker', onAlarm: (alarm) => console.log('alarm', alarm.kind) })
+  console.log('opened')
+} catch (error) {
+  console.log('refused', error.name, error.reason)
+}`
+      const { code, output } = await runNode(['--max-old-space-size=512', '--conditions=vectorwarden-source', '--import', 'tsx', '--input-type=module', '-e', script], 20_000)
+      expect(output).toContain('refused ConfigError worker_start_failed')
+      expect(output).not.toContain('alarm')
+      expect(code).toBe(0)
+      expect(readFileSync(path, 'utf8')).toBe(before)
+      expect(readdirSync(directory.path)).toEqual(['audit.log'])
+    } finally {
+      directory.remove()
+    }
+  }, 30_000)
+})
+
 describe("the built package's worker entry", () => {
   const built = existsSync('dist/node.js') && existsSync('dist/node.cjs') && existsSync('dist/file-sink-worker.js')
   it.skipIf(!built).each(['import', 'require'] as const)(
@@ -247,4 +322,49 @@ console.log(JSON.stringify({ ok: report.ok, entries: report.entries }))
     },
     30_000,
   )
+
+  it.skipIf(!built)('starts under process-wide node options such as --max-old-space-size (needs npm run build)', async () => {
+    const directory = temporaryDirectory()
+    try {
+      const path = join(directory.path, 'audit.log')
+      const script = `const { fileAuditSink } = require(${JSON.stringify(resolve('dist/node.cjs'))})
+const sink = fileAuditSink({ path: ${JSON.stringify(path)}, thread: 'worker', onAlarm: (alarm) => console.log('alarm', alarm.kind) })
+sink.write({ specversion: '1.0', id: 'flagged-1', source: 't', type: 't', time: '2026-01-01T00:00:00.000Z', datacontenttype: 'application/json', data: {} })
+  .then(() => sink.close()).then(() => console.log('closed'), (error) => console.log('failed', error.reason))`
+      const { code, output } = await runNode(['--max-old-space-size=512', '-e', script], 20_000)
+      expect(output.trim()).toBe('closed')
+      expect(code).toBe(0)
+      expect(readFileSync(path, 'utf8')).toContain('flagged-1')
+    } finally {
+      directory.remove()
+    }
+  }, 30_000)
+
+  it.skipIf(!built)('fails closed with one alarm when a bundle lacks the worker file (needs npm run build)', async () => {
+    const directory = temporaryDirectory()
+    const cleanup: (() => void)[] = []
+    try {
+      // the package as a bundler that forgot file-sink-worker.js would ship it (inside node_modules, so that its
+      // dependencies resolve)
+      const bundle = mkdtempSync(join(resolve('node_modules'), '.vw-bundle-'))
+      cleanup.push(() => rmSync(bundle, { recursive: true, force: true }))
+      cpSync('package.json', join(bundle, 'package.json'))
+      cpSync('dist', join(bundle, 'dist'), { recursive: true, filter: (source) => !basename(source).startsWith('file-sink-worker.') })
+      const path = join(directory.path, 'audit.log')
+      const script = `const { fileAuditSink } = require(${JSON.stringify(join(bundle, 'dist', 'node.cjs'))})
+const alarms = []
+const sink = fileAuditSink({ path: ${JSON.stringify(path)}, thread: 'worker', onAlarm: (alarm) => alarms.push(alarm.kind) })
+const event = (id) => ({ specversion: '1.0', id, source: 't', type: 't', time: '2026-01-01T00:00:00.000Z', datacontenttype: 'application/json', data: {} })
+sink.write(event('lost-1')).then(() => console.log('written'), (error) => {
+  console.log('rejected', error.reason)
+  return sink.write(event('lost-2')).then(() => console.log('written'), (later) => console.log('rejected', later.reason, alarms.join(',')))
+})`
+      const { code, output } = await runNode(['-e', script], 20_000)
+      expect(output.trim().split('\n')).toEqual(['rejected file_write_failed', 'rejected file_write_failed write_failed'])
+      expect(code).toBe(0)
+    } finally {
+      for (const clean of cleanup) clean()
+      directory.remove()
+    }
+  }, 30_000)
 })

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createAuditEmitter } from '../../src/audit/emitter.js'
@@ -257,4 +257,70 @@ describe.each(threads)('fileAuditSink under a sequential caller (thread %s)', (t
       directory.remove()
     }
   }, 20_000)
+})
+
+describe.each(threads)('fileAuditSink (thread %s) when a log cannot be made durable', (thread) => {
+  // /dev/null takes every write and fails fdatasync with EINVAL: with fsync 'never', only flush syncs
+  it("fails closed when flush's fdatasync fails: AuditError, one write_failed alarm, later writes rejected", async () => {
+    symlinkSync('/dev/null', path)
+    const alarms: string[] = []
+    const sink = openFileSink({ path, thread, fsync: 'never', onAlarm: (alarm) => alarms.push(alarm.kind) })
+    await sink.write(sampleEvent(1))
+    const failed = await sink.flush().then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    expect(AuditError.isInstance(failed)).toBe(true)
+    expect((failed as AuditError).reason).toBe('file_write_failed')
+    expect((failed as AuditError).message).not.toContain('EINVAL')
+    await expect(Promise.resolve().then(() => sink.write(sampleEvent(2)))).rejects.toSatisfy(AuditError.isInstance)
+    await expect(sink.close()).rejects.toSatisfy(AuditError.isInstance)
+    expect(alarms).toEqual(['write_failed'])
+  })
+})
+
+describe.each(threads)('fileAuditSink (thread %s) with timer periods beyond what a Node timer takes', (thread) => {
+  it('checkpoints by time no more often than asked (a 30-day interval is not a 1 ms one)', async () => {
+    const sink = openFileSink({ path, thread, checkpoint: { intervalMs: 30 * 24 * 3600_000 }, rotate: { maxAgeMs: Number.POSITIVE_INFINITY }, ...quiet })
+    for (let index = 0; index < 4; index++) {
+      await sink.write(sampleEvent(index))
+      await new Promise((wake) => setTimeout(wake, 15))
+    }
+    await sink.close()
+    const reasons = lines(path).flatMap((line) => (line.kind === 'checkpoint' ? [line.checkpoint.reason] : []))
+    expect(reasons).toEqual(['close'])
+  })
+})
+
+// custom signers run on the calling thread only (thread 'worker' refuses them)
+describe('fileAuditSink with a checkpoint signer that fails', () => {
+  const failingSigner = { alg: 'Ed25519' as const, keyId: '00000000', sign: (): Uint8Array => { throw new Error('key service unavailable') } }
+
+  it('fails closed: the write that needed the checkpoint and every later one reject, and none of them reaches the log', async () => {
+    const alarms: { kind: string; detail: string }[] = []
+    const sink = openFileSink({ path, checkpoint: { every: 2, signer: failingSigner }, onAlarm: (alarm) => alarms.push(alarm) })
+    await sink.write(sampleEvent(0))
+    const outcomes = await Promise.all([1, 2].map((index) => Promise.resolve().then(() => sink.write(sampleEvent(index))).then(() => 'written', (error: unknown) => error)))
+    for (const outcome of outcomes) {
+      expect(AuditError.isInstance(outcome)).toBe(true)
+      expect((outcome as AuditError).reason).toBe('checkpoint_failed')
+      // the signer's own message stays out of the error
+      expect((outcome as AuditError).message).not.toContain('key service')
+    }
+    await expect(sink.flush()).rejects.toSatisfy(AuditError.isInstance)
+    await expect(sink.close()).rejects.toSatisfy(AuditError.isInstance)
+    expect(alarms.map((alarm) => alarm.kind)).toEqual(['checkpoint_failed'])
+    expect(alarms[0]?.detail).not.toContain('key service')
+    const ids = lines(path).flatMap((line) => (line.kind === 'entry' ? [line.entry.event.id] : []))
+    expect(ids).toEqual([sampleEvent(0).id])
+  })
+
+  it('fails closed on a timed checkpoint too, without an exception escaping the timer', async () => {
+    const alarms: string[] = []
+    const sink = openFileSink({ path, checkpoint: { intervalMs: 20, signer: failingSigner }, onAlarm: (alarm) => alarms.push(alarm.kind) })
+    await sink.write(sampleEvent(0))
+    await vi.waitFor(() => expect(alarms).toEqual(['checkpoint_failed']), { timeout: 2_000 })
+    await expect(Promise.resolve().then(() => sink.write(sampleEvent(1)))).rejects.toSatisfy(AuditError.isInstance)
+    await sink.close().catch(() => {})
+  })
 })
