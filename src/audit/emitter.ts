@@ -3,6 +3,7 @@
 import { type Deferred, deferred } from './deferred.js'
 import { AuditError, ConfigError } from '../errors.js'
 import type { AuditEvent, AuditSink } from '../spec/audit.js'
+import { isThenable } from '../spec/values.js'
 
 /** How the emitter trades latency for durability. */
 export type AuditMode = 'sync' | 'batched' | 'async'
@@ -63,8 +64,7 @@ interface Group extends Deferred {
 
 const newGroup = (): Group => ({ events: [], ...deferred() })
 
-const isPromise = (value: unknown): value is Promise<void> =>
-  typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+const isPromise = (value: unknown): value is Promise<void> => isThenable(value)
 
 function describe(error: unknown): string {
   // only the class and code: a sink's message could quote the event

@@ -1,5 +1,6 @@
 // API keys: generation, a scanner-friendly format with a checksum, hash-only storage and the api-key authenticator
 
+import { canonicalize } from '../audit/canonical-json.js'
 import { ConfigError, AuthenticationError } from '../errors.js'
 import { platform } from '../platform/index.js'
 import type { Authenticator, NormalizedCredential, Principal, RequestContext } from '../spec/auth.js'
@@ -224,18 +225,33 @@ export interface MemoryApiKeyStore extends ApiKeyStore {
   list(): ApiKeyRecord[]
 }
 
+/**
+ * What is wrong with a record as the authenticator uses it, or undefined: every field it reads must have its type
+ * (a time given as an ISO string, say, would compare as NaN and never expire).
+ */
+function recordProblem(record: ApiKeyRecord): string | undefined {
+  if (typeof record.clientId !== 'string' || record.clientId.length === 0) return 'no clientId'
+  for (const field of ['roles', 'scopes'] as const) {
+    const value: unknown = record[field]
+    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) return `${field} must be an array of strings`
+  }
+  if (typeof record.createdAt !== 'number' || !Number.isFinite(record.createdAt)) return 'createdAt must be ms since the epoch'
+  if (record.expiresAt !== undefined && (typeof record.expiresAt !== 'number' || !Number.isFinite(record.expiresAt))) {
+    return 'expiresAt must be ms since the epoch'
+  }
+  if (record.tenant !== undefined && (typeof record.tenant !== 'string' || record.tenant.length === 0)) return 'tenant must be a non-empty string'
+  if (record.kind !== undefined && record.kind !== 'user' && record.kind !== 'service') return 'kind must be user or service'
+  if (record.attributes !== undefined && (typeof record.attributes !== 'object' || record.attributes === null || Array.isArray(record.attributes))) {
+    return 'attributes must be an object'
+  }
+  return undefined
+}
+
 function validateRecord(record: ApiKeyRecord): void {
   if (typeof record !== 'object' || record === null) throw new TypeError('an API key record must be an object')
   if (!isBase62(record.keyId, KEY_ID_LENGTH)) throw new ConfigError('API key record has a malformed keyId')
-  if (typeof record.clientId !== 'string' || record.clientId.length === 0) {
-    throw new ConfigError(`API key record ${record.keyId} has no clientId`)
-  }
-  for (const field of ['roles', 'scopes'] as const) {
-    const value: unknown = record[field]
-    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
-      throw new ConfigError(`API key record ${record.keyId}: ${field} must be an array of strings`)
-    }
-  }
+  const problem = recordProblem(record)
+  if (problem !== undefined) throw new ConfigError(`API key record ${record.keyId}: ${problem}`)
   if (decodeHash(record.hash) === undefined) {
     throw new ConfigError(`API key record ${record.keyId} has no valid ${HASH_SCHEME} hash`)
   }
@@ -348,6 +364,16 @@ export function apiKeyAuthenticator(options: ApiKeyAuthenticatorOptions): Authen
     throw new TypeError('keys must be an array of ApiKeyRecord or an ApiKeyStore')
   }
   const principals = new WeakMap<Principal, ApiKeyRecord>()
+  // records from the store that passed recordProblem (a store may hand back the same objects every time)
+  const checked = new WeakSet<ApiKeyRecord>()
+  const usable = (record: ApiKeyRecord, keyId: string): void => {
+    if (checked.has(record)) return
+    if (typeof record !== 'object' || record === null || record.keyId !== keyId || recordProblem(record) !== undefined) {
+      // a record the authenticator cannot read safely is not trusted: the store is wrong, and the call is denied
+      throw authenticationError(`API key ${keyId} has an invalid record in the key store`, 'invalid_key_record')
+    }
+    checked.add(record)
+  }
   // a record's principal holds nothing secret and never changes: build it once per record object
   const built = new WeakMap<ApiKeyRecord, Principal>()
   const principalOf = (record: ApiKeyRecord): Principal => {
@@ -368,11 +394,31 @@ export function apiKeyAuthenticator(options: ApiKeyAuthenticatorOptions): Authen
     built.set(record, principal)
     return principal
   }
+  // what a record grants, as canonical JSON (a store may return the same record as a new object on every call)
+  const grants = new WeakMap<ApiKeyRecord, string>()
+  const grantsOf = (record: ApiKeyRecord): string => {
+    let text = grants.get(record)
+    if (text === undefined) {
+      try {
+        text = canonicalize([record.clientId, record.kind ?? 'service', record.tenant ?? null, record.roles, record.scopes, record.attributes ?? {}])
+      } catch {
+        // attributes that are not JSON: compared by identity only, so an equal-looking copy counts as changed
+        text = `unreadable:${platform.hex(platform.randomBytes(16))}`
+      }
+      grants.set(record, text)
+    }
+    return text
+  }
   const checkStillValid = (principal: Principal, keyId: string, current: ApiKeyRecord | undefined, now: number): void => {
     const original = principals.get(principal)
     // a record replaced under the same id (new hash) no longer vouches for this session
     if (current === undefined || (original !== undefined && current.hash !== original.hash)) {
       throw authenticationError(`API key ${keyId} was removed`, 'key_removed')
+    }
+    usable(current, keyId)
+    // the same key with other grants (roles, tenant, ...) in the store: the session's principal is out of date
+    if (original !== undefined && current !== original && grantsOf(current) !== grantsOf(original)) {
+      throw authenticationError(`API key ${keyId} was changed; authenticate again`, 'key_changed')
     }
     if (current.expiresAt !== undefined && now >= current.expiresAt) {
       throw authenticationError(`API key ${keyId} has expired`, 'key_expired')
@@ -399,10 +445,11 @@ export function apiKeyAuthenticator(options: ApiKeyAuthenticatorOptions): Authen
       } catch (error) {
         throw new AuthenticationError('API key store failed', { reason: 'key_store_unavailable', cause: error })
       }
-      const expected = record === undefined ? undefined : (decoded.get(record) ?? decodeHash(record.hash))
-      if (record === undefined || expected === undefined) {
+      const expected = record === undefined || record === null ? undefined : (decoded.get(record) ?? decodeHash(record.hash))
+      if (record === undefined || record === null || expected === undefined) {
         throw authenticationError(`unknown API key ${parsed.keyId}`, 'unknown_key')
       }
+      usable(record, parsed.keyId)
       if (!platform.timingSafeEqual(hashKey(pepper, credential.value), expected)) {
         throw authenticationError(`invalid API key ${parsed.keyId}`, 'invalid_api_key')
       }

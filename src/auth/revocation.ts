@@ -172,7 +172,9 @@ export function memoryRevocationList(initial: readonly Revocation[] = []): Memor
 
 /**
  * The revocation query for a principal (and the warden session it is used in). `issuedAtFallback` stands in for
- * an unknown issue time (the session's opening, for credentials without one).
+ * an unknown issue time when given. Without one, an entry with `issuedBefore` applies to the principal whatever
+ * the time, which is what a credential of unknown age must get: a session-opening time would let the same stolen
+ * credential escape the entry by opening a new session.
  *
  * @example
  * ```ts
@@ -244,7 +246,8 @@ export function revocationCheck(list: RevocationList): ContinuousCheck {
   if (typeof list?.find !== 'function') throw new TypeError('revocationCheck needs a RevocationList')
   return {
     name: 'revocation',
-    // a credential without an issue time (an mTLS peer) counts as issued when its session opened
-    check: (session, _context, now) => assertNotRevoked(list, revocationQueryOf(session.principal, session.id, session.openedAt), now),
+    // a credential without an issue time counts as issued before every revocation: opening a new session with it
+    // must not escape an "issued before" entry (mTLS principals carry the time of the handshake they rest on)
+    check: (session, _context, now) => assertNotRevoked(list, revocationQueryOf(session.principal, session.id), now),
   }
 }

@@ -25,6 +25,11 @@ export interface ServiceIdentityAuthenticatorOptions {
   allow: readonly ServiceIdentityRule[]
   /** Principal's `authenticator`. Default `mtls`. */
   name?: string
+  /**
+   * ms since the epoch. The principal's `issuedAt` is the time of the handshake it rests on, so that a revocation
+   * "issued before" a time ends sessions opened before it. Default `Date.now`.
+   */
+  clock?: () => number
 }
 
 const TRUST_DOMAIN = /^[a-z0-9._-]+$/
@@ -130,6 +135,8 @@ export function serviceIdentityAuthenticator(options: ServiceIdentityAuthenticat
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
   const rules = compileRules(options.allow)
   const name = options.name ?? 'mtls'
+  const clock = options.clock ?? Date.now
+  if (typeof clock !== 'function') throw new TypeError('clock must be a function')
   return {
     name,
     recognizes: (credential: NormalizedCredential) => credential.scheme === 'peer',
@@ -152,10 +159,12 @@ export function serviceIdentityAuthenticator(options: ServiceIdentityAuthenticat
         scopes: Object.freeze([...(rule.scopes ?? [])]),
         attributes: Object.freeze({ ...(rule.attributes ?? {}), ...(trustDomain === undefined ? {} : { trustDomain }) }),
         authenticator: name,
+        issuedAt: clock(),
       })
     },
     verify(principal: Principal, context: RequestContext): void {
-      if (context.peer === undefined) return
+      // every call must come from the peer the session was opened for: a call context that drops the peer (say
+      // `peer: undefined` from a connection without a client certificate) is another peer too
       const identity = peerIdentity(context)
       if (identity !== principal.id) {
         throw new AuthenticationError('the call comes from another peer than the session', { reason: 'peer_changed' })
@@ -237,8 +246,16 @@ export function jwtSvidAuthenticator(options: JwtSvidAuthenticatorOptions): Auth
     if (match === undefined) throw new AuthenticationError(`workload ${sub} is not allowed`, { reason: 'peer_not_allowed' })
     const mapped = baseMapper(claims)
     const { rule } = match
+    // the allow rule defines the workload's principal: from the token only its identity and times (and its id, for
+    // revocation); a tenant, session id or authentication methods claimed by the token are not taken
     return Object.freeze({
-      ...mapped,
+      id: mapped.id,
+      kind: 'service' as const,
+      authenticator: mapped.authenticator,
+      ...(mapped.issuer === undefined ? {} : { issuer: mapped.issuer }),
+      ...(mapped.credentialId === undefined ? {} : { credentialId: mapped.credentialId }),
+      ...(mapped.issuedAt === undefined ? {} : { issuedAt: mapped.issuedAt }),
+      ...(mapped.expiresAt === undefined ? {} : { expiresAt: mapped.expiresAt }),
       ...(rule.tenant === undefined ? {} : { tenant: rule.tenant }),
       roles: Object.freeze([...(rule.roles ?? [])]),
       scopes: Object.freeze([...(rule.scopes ?? [])]),

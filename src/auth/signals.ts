@@ -4,6 +4,9 @@ import { AuthenticationError } from '../errors.js'
 import type { ContinuousCheck, Principal, RequestContext, SessionInfo } from '../spec/auth.js'
 import { assertNotRevoked, type Revocation, type RevocationList, revocationQueryOf } from './revocation.js'
 
+/** The smallest event time taken as ms (March 1973): anything smaller is a time in seconds. */
+const MIN_EPOCH_MS = 1e11
+
 /** The OpenID CAEP 1.0 event types. */
 export type CaepEventType =
   | 'session-revoked'
@@ -251,8 +254,9 @@ export function createSignalHub(options: SignalHubOptions): SignalHub {
     (principal.issuer === undefined ? undefined : stateFor(principal.id, principal.issuer)) ?? stateFor(principal.id, undefined)
 
   const checkState = (state: SubjectSignalState, session: SessionInfo, context: RequestContext): void => {
-    // when the credential was issued, or at least when the session trusted it
-    const credentialTime = session.principal.issuedAt ?? session.openedAt
+    // when the credential was issued; one of unknown age counts as issued before any change (a session-opening time
+    // would let the same credential pass again in a new session)
+    const credentialTime = session.principal.issuedAt ?? Number.NEGATIVE_INFINITY
     if (reauthenticateOnClaims && state.claimsChangedAt !== undefined && credentialTime < state.claimsChangedAt) {
       throw deny('the identity provider changed this subject\'s claims; authenticate again', 'token_claims_changed')
     }
@@ -283,7 +287,7 @@ export function createSignalHub(options: SignalHubOptions): SignalHub {
         const bare = stateFor(principal.id, undefined)
         if (bare !== undefined) checkState(bare, session, context)
       }
-      return assertNotRevoked(revocations, revocationQueryOf(principal, session.id, session.openedAt), now)
+      return assertNotRevoked(revocations, revocationQueryOf(principal, session.id), now)
     },
   }
 
@@ -293,7 +297,8 @@ export function createSignalHub(options: SignalHubOptions): SignalHub {
       const type = eventTypeOf(event.type)
       const subject = validateSubject(event.subject)
       const at = event.eventTimestamp ?? clock()
-      if (!Number.isFinite(at)) throw new TypeError('eventTimestamp must be ms since the epoch')
+      // CAEP's event_timestamp is in seconds; taken as ms it would date every change to 1970 and revoke nothing
+      if (!Number.isFinite(at) || at < MIN_EPOCH_MS) throw new TypeError('eventTimestamp must be ms since the epoch (seconds, as in a CAEP SET, are refused)')
       let revoked: Revocation[] = []
       let stateChanged = false
       switch (type) {

@@ -10,6 +10,7 @@ import type { FilterInput, FilterNode, FilterOperator } from '../spec/filter.js'
 import type { Action, Decision, FieldSet, Obligations } from '../spec/policy.js'
 import type { FieldProtector, ProtectionContext, UnprotectedRecord } from '../spec/protection.js'
 import type { CollectionInfo, Distance, FetchedRecord, JsonValue, Metadata } from '../spec/records.js'
+import { isThenable } from '../spec/values.js'
 import type { AnalyticsVerdict } from '../analytics/analytics.js'
 import type { ResolvedConfig } from './config.js'
 import {
@@ -779,13 +780,14 @@ export class Session {
     }
     try {
       const verified = this.#authenticator.verify?.(principal, context, now)
-      if (verified instanceof Promise) await verified
+      // any thenable, not only a native promise: a check's rejection is a deny
+      if (isThenable(verified)) await verified
       const checks = config.checks
       if (checks.length > 0) {
         const info = this.info
         for (const check of checks) {
           const result = check.check(info, context, now)
-          if (result instanceof Promise) await result
+          if (isThenable(result)) await result
         }
       }
     } catch (error) {

@@ -2,6 +2,7 @@
 
 import { AuthorizationError, InputError } from '../errors.js'
 import { platform } from '../platform/index.js'
+import { isThenable } from '../spec/values.js'
 import { type ActiveGrants, type CompiledAllowRule, compileAllowRule, type GrantSource } from './engine.js'
 import { type AllowRuleDocument, allowRuleSchema } from './schema.js'
 
@@ -180,7 +181,7 @@ export function createGrantStore(hasRole: (role: string) => boolean, options: Gr
     for (const listener of listeners) {
       try {
         const result = listener(event)
-        if (result instanceof Promise) result.catch(() => undefined)
+        if (isThenable(result)) Promise.resolve(result).catch(() => undefined)
       } catch (error) {
         if (propagate) throw error
       }
@@ -189,10 +190,10 @@ export function createGrantStore(hasRole: (role: string) => boolean, options: Gr
 
   // grant-granted waits for every listener: an audit trail that cannot record the grant refuses it
   const emitAwaited = async (event: GrantEvent) => {
-    const pending: Promise<void>[] = []
+    const pending: PromiseLike<unknown>[] = []
     for (const listener of listeners) {
-      const result = listener(event)
-      if (result instanceof Promise) pending.push(result)
+      const result: unknown = listener(event)
+      if (isThenable(result)) pending.push(result)
     }
     await Promise.all(pending)
   }

@@ -53,3 +53,18 @@ function isJsonAt(value: unknown, depth: number): boolean {
   for (const key of Object.keys(value)) if (!isJsonAt((value as Record<string, unknown>)[key], depth + 1)) return false
   return true
 }
+
+/**
+ * Whether a value is a thenable: a native promise, or any object with a `then` method (another library's promise,
+ * a promise from another realm). What a hook returns is awaited whenever this holds, never only for `instanceof
+ * Promise`, so that a rejection from any of them is seen.
+ *
+ * @example
+ * ```ts
+ * const result = check.check(session, context, now)
+ * if (isThenable(result)) await result
+ * ```
+ */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}

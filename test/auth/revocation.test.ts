@@ -116,12 +116,18 @@ describe('revocationCheck', () => {
     expect((error as Error).message).not.toContain('w-1')
   })
 
-  it('treats a credential without an issue time as issued when its session opened', () => {
-    const workload = principal({ authenticator: 'mtls', issuedAt: undefined, credentialId: undefined })
+  it('treats a credential without an issue time as issued before every revocation, whenever its session opened', () => {
+    // a bearer token without iat: a new session opened with it after the revocation must not escape it
+    const undated = principal({ authenticator: 'jwt-svid', issuedAt: undefined, credentialId: undefined })
     const check = revocationCheck(memoryRevocationList([{ kind: 'subject', value: 'alice', issuedBefore: NOW - 500 }]))
-    // session() opened at NOW - 1000: before the revocation, so it is refused; a session opened later is not
-    expect(() => check.check(session(workload), {}, NOW)).toThrow(expect.objectContaining({ reason: 'revoked' }))
-    expect(() => check.check({ ...session(workload), openedAt: NOW - 100 }, {}, NOW)).not.toThrow()
+    expect(() => check.check(session(undated), {}, NOW)).toThrow(expect.objectContaining({ reason: 'revoked' }))
+    expect(() => check.check({ ...session(undated), openedAt: NOW - 100 }, {}, NOW)).toThrow(expect.objectContaining({ reason: 'revoked' }))
+    // an mTLS principal is dated by the handshake it rests on: one made after the revocation is not refused
+    const handshake = principal({ authenticator: 'mtls', issuedAt: NOW - 100, credentialId: undefined })
+    expect(() => check.check({ ...session(handshake), openedAt: NOW - 100 }, {}, NOW)).not.toThrow()
+    expect(() => check.check(session(principal({ authenticator: 'mtls', issuedAt: NOW - 1000, credentialId: undefined })), {}, NOW)).toThrow(
+      expect.objectContaining({ reason: 'revoked' }),
+    )
   })
 
   it('works with an async list and fails closed when the list fails', async () => {
