@@ -9,7 +9,9 @@ import { isJsonValue, isMetadataValue } from '../spec/values.js'
 /** Every field whose name starts with this prefix belongs to the warden (blind indexes, MACs, mapped ids). */
 export const RESERVED_PREFIX = '_vw_'
 
-const FIELD_NAME = /^[^$.[\]\u0000-\u001f\u007f][^.[\]\u0000-\u001f\u007f]{0,255}$/
+// no '.', '[', ']', '"' or '\\': backends read such names as paths (Qdrant parses a quoted key `"tenant"` as tenant),
+// which would let a name that differs from a reserved or stamped field address it
+const FIELD_NAME = /^[^$.[\]"\\\u0000-\u001f\u007f][^.[\]"\\\u0000-\u001f\u007f]{0,255}$/
 const ID_CONTROL = /[\u0000-\u001f\u007f]/
 
 export function inSet(set: FieldSet, field: string): boolean {

@@ -2,7 +2,7 @@
 
 import { securityEvent } from '../audit/security-event.js'
 import { AuthenticationError, AuthorizationError, InputError, IntegrityError, type WardenError } from '../errors.js'
-import { assertPositiveFilter, canonicalFilter, evaluateFilter, filterFields, filterOperators, matchesNothing, nestFilters, parseFilter } from '../filter/index.js'
+import { assertFilterNode, assertPositiveFilter, canonicalFilter, evaluateFilter, filterFields, filterOperators, matchesNothing, nestFilters, parseFilter } from '../filter/index.js'
 import type { AdapterCapabilitiesV1 } from '../spec/adapter.js'
 import type { AuditEvent, DecisionEventData } from '../spec/audit.js'
 import type { Authenticator, Principal, RequestContext, SessionInfo } from '../spec/auth.js'
@@ -177,11 +177,14 @@ function checkObligations(decision: Decision): AllowDecision {
   }
   const rowFilter = o.rowFilter
   if (rowFilter !== null && !positiveFilters.has(rowFilter)) {
-    // invariant 4: $ne / $nin / $exists:false match records that lack the field, so they never enforce anything
     try {
+      // a policy function may build the AST itself: every node must be what parseFilter would build (a NaN bound
+      // would reach a backend as `null`, which it reads as no bound at all)
+      assertFilterNode(rowFilter)
+      // invariant 4: $ne / $nin / $exists:false match records that lack the field, so they never enforce anything
       assertPositiveFilter(rowFilter, 'rowFilter')
     } catch {
-      throw new AuthorizationError('the policy returned a row filter that is not a positive allow-list; denied', { reason: 'invalid_decision' })
+      throw new AuthorizationError('the policy returned a row filter that is not a well-formed positive allow-list; denied', { reason: 'invalid_decision' })
     }
     positiveFilters.add(rowFilter)
   }
@@ -944,7 +947,9 @@ export class Session {
         namespace: scope.namespace,
         signal,
         ids: ids.slice(start, start + perCall),
-        filter: native ? filter : undefined,
+        // given to every adapter, which may use it to narrow where it looks (Pinecone's tenant namespaces); without
+        // filterWithIds it is also checked here, record by record
+        filter,
         includeMetadata: includeMetadata || filter !== undefined,
         includeVectors,
       })

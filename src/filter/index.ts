@@ -3,4 +3,4 @@
 export { nestFilters, matchesNothing } from './combine.js'
 export { compileFilter, evaluateFilter } from './evaluate.js'
 export { assertPositiveFilter, canonicalFilter, filterFields, filterOperators, filterToInput } from './inspect.js'
-export { MAX_FIELD_NAME_LENGTH, parseFilter, type ParseFilterOptions } from './parse.js'
+export { assertFilterNode, MAX_FIELD_NAME_LENGTH, parseFilter, type ParseFilterOptions } from './parse.js'

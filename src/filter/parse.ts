@@ -248,3 +248,58 @@ export function parseFilter(input: unknown, options?: ParseFilterOptions): Filte
     throw new InputError('filter could not be read', { path: root, reason: 'invalid_filter' })
   }
 }
+
+/**
+ * Checks that a value is a well-formed filter AST, held to the rules {@link parseFilter} applies to what it builds:
+ * known node kinds and operators, field names by the same rule, string/finite number/boolean values, finite numbers
+ * for ranges, a boolean `$exists`, lists of children and values. For ASTs that did not come from `parseFilter`,
+ * such as a row filter a policy function built itself: a `NaN` bound serializes as `null`, which a backend reads as
+ * no bound at all. Throws `TypeError`, whose message names no value. Nesting deeper than `maxDepth` (or a cycle) is
+ * refused too.
+ *
+ * @example
+ * ```ts
+ * assertFilterNode({ kind: 'cmp', field: 'clearance', op: '$lte', value: Number.NaN }) // throws TypeError
+ * ```
+ */
+export function assertFilterNode(node: unknown, maxDepth = 64): asserts node is FilterNode {
+  const fieldOf = (value: unknown, kind: string): void => {
+    if (typeof value !== 'string' || !fieldNameSchema.safeParse(value).success) throw new TypeError(`filter AST: a ${kind} node has an invalid field name`)
+  }
+  const check = (current: unknown, depth: number): void => {
+    if (depth > maxDepth) throw new TypeError(`filter AST: nested deeper than ${maxDepth} levels, or cyclic`)
+    if (typeof current !== 'object' || current === null) throw new TypeError('filter AST: a node is not an object')
+    const n = current as { kind?: unknown; children?: unknown; field?: unknown; op?: unknown; value?: unknown; values?: unknown }
+    switch (n.kind) {
+      case 'all':
+      case 'none':
+        return
+      case 'and':
+      case 'or':
+        if (!Array.isArray(n.children)) throw new TypeError(`filter AST: an ${n.kind} node has no list of children`)
+        for (const childNode of n.children) check(childNode, depth + 1)
+        return
+      case 'cmp': {
+        fieldOf(n.field, 'cmp')
+        if (typeof n.op !== 'string' || !comparisonOperators.has(n.op)) throw new TypeError('filter AST: a cmp node has an unknown operator')
+        const valid = rangeOperators.has(n.op) ? rangeSchema.safeParse(n.value).success : scalarSchema.safeParse(n.value).success
+        if (!valid) throw new TypeError(`filter AST: ${n.op} needs ${rangeOperators.has(n.op) ? 'a finite number' : 'a string, a finite number or a boolean'}`)
+        return
+      }
+      case 'in':
+        fieldOf(n.field, 'in')
+        if (n.op !== '$in' && n.op !== '$nin') throw new TypeError('filter AST: an in node has an unknown operator')
+        if (!Array.isArray(n.values) || !n.values.every((value) => scalarSchema.safeParse(value).success)) {
+          throw new TypeError(`filter AST: ${n.op} needs a list of strings, finite numbers or booleans`)
+        }
+        return
+      case 'exists':
+        fieldOf(n.field, 'exists')
+        if (typeof n.value !== 'boolean') throw new TypeError('filter AST: $exists needs a boolean')
+        return
+      default:
+        throw new TypeError('filter AST: a node has an unknown kind')
+    }
+  }
+  check(node, 0)
+}

@@ -94,8 +94,9 @@ describe('callWithRetry', () => {
 
 describe('transport checks', () => {
   it('treats localhost, 127/8 and ::1 as loopback and nothing else', () => {
-    for (const host of ['localhost', 'LOCALHOST', 'api.localhost', '127.0.0.1', '127.255.0.9', '[::1]', '::1']) expect(isLoopbackHost(host)).toBe(true)
-    for (const host of ['10.0.0.1', '128.0.0.1', 'localhost.evil.com', '127.0.0.1.nip.io', '0.0.0.0', '::2', 'example.com']) {
+    for (const host of ['localhost', 'LOCALHOST', '127.0.0.1', '127.255.0.9', '[::1]', '::1']) expect(isLoopbackHost(host)).toBe(true)
+    // a subdomain of localhost is not resolved locally everywhere: the name may go to a DNS server that answers it
+    for (const host of ['api.localhost', 'qdrant.localhost', '10.0.0.1', '128.0.0.1', 'localhost.evil.com', '127.0.0.1.nip.io', '0.0.0.0', '::2', 'example.com']) {
       expect(isLoopbackHost(host)).toBe(false)
     }
   })

@@ -52,6 +52,8 @@ function translate(node: FilterNode): PineconeFilter {
       return { $or: node.children.map(translate) }
     case 'cmp': {
       const name = field(node.field)
+      // NaN and ±Infinity serialize as null, which is no value to compare with
+      if (typeof node.value === 'number' && !Number.isFinite(node.value)) throw new InputError('filter values must be finite numbers', { path: `filter.${name}`, reason: 'invalid_filter' })
       if (node.op === '$ne') return orMissing(name, { [name]: { $ne: node.value } })
       if (node.op !== '$eq' && typeof node.value !== 'number') {
         throw new InputError('range operators compare numbers only', { path: `filter.${name}.${node.op}`, reason: 'invalid_filter' })
@@ -60,6 +62,9 @@ function translate(node: FilterNode): PineconeFilter {
     }
     case 'in': {
       const name = field(node.field)
+      if (node.values.some((value) => typeof value === 'number' && !Number.isFinite(value))) {
+        throw new InputError('filter values must be finite numbers', { path: `filter.${name}`, reason: 'invalid_filter' })
+      }
       const { listed, booleans } = split(node.values)
       if (node.op === '$in') {
         const parts: PineconeFilter[] = [...(listed.length > 0 ? [{ [name]: { $in: listed } }] : []), ...booleans.map((value) => ({ [name]: { $eq: value } }))]
@@ -70,11 +75,16 @@ function translate(node: FilterNode): PineconeFilter {
       return orMissing(name, parts.length === 1 ? (parts[0] as PineconeFilter) : { $and: parts })
     }
     case 'exists':
+      // the type says boolean; an AST built by hand may not hold one, and a truthy string must not mean "exists"
+      if (typeof (node.value as unknown) !== 'boolean') throw new InputError('$exists takes a boolean', { path: 'filter', reason: 'invalid_filter' })
       return { [field(node.field)]: { $exists: node.value } }
     case 'all':
     case 'none':
       // never reached after simplifyFilter: Pinecone has no literal true/false and refuses empty $and/$or
       throw new InputError('a constant filter must be handled before translation', { reason: 'invalid_filter' })
+    default:
+      // never a filter that means nothing: an unknown node is refused, not dropped
+      throw new InputError('not a filter node', { reason: 'invalid_filter' })
   }
 }
 

@@ -47,8 +47,15 @@ function key(field: string): string {
   return field
 }
 
+/** A number a backend can hold: NaN and ±Infinity serialize as `null`, which Qdrant reads as no bound at all. */
+function finite(value: FilterScalar, field: string): FilterScalar {
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new InputError('filter values must be finite numbers', { path: `filter.${field}`, reason: 'invalid_filter' })
+  return value
+}
+
 // Qdrant's `match.value` takes a string, an int64 or a boolean; any other number is matched as a one-point range
 function equals(field: string, value: FilterScalar): QdrantCondition {
+  finite(value, field)
   if (typeof value === 'number' && !Number.isSafeInteger(value)) return { key: key(field), range: { gte: value, lte: value } }
   return { key: key(field), match: { value } }
 }
@@ -72,6 +79,7 @@ function member(field: string, values: readonly FilterScalar[]): QdrantCondition
 
 function range(field: string, op: '$gt' | '$gte' | '$lt' | '$lte', value: FilterScalar): QdrantCondition {
   if (typeof value !== 'number') throw new InputError('range operators compare numbers only', { path: `filter.${field}.${op}`, reason: 'invalid_filter' })
+  finite(value, field)
   const bound = op === '$gt' ? 'gt' : op === '$gte' ? 'gte' : op === '$lt' ? 'lt' : 'lte'
   return { key: key(field), range: { [bound]: value } }
 }
@@ -102,6 +110,8 @@ function condition(node: FilterNode): QdrantCondition {
       // field, so "present" is "not empty, or listed there"
       const listed = { key: EMPTY_LISTS_FIELD, match: { value: key(node.field) } }
       const empty = { is_empty: { key: node.field } }
+      // the type says boolean; an AST built by hand may not hold one, and a truthy string must not mean "exists"
+      if (typeof (node.value as unknown) !== 'boolean') throw new InputError('$exists takes a boolean', { path: 'filter', reason: 'invalid_filter' })
       return node.value ? { should: [{ must_not: [empty] }, listed] } : { must: [empty, { must_not: [listed] }] }
     }
     case 'all':
@@ -109,6 +119,9 @@ function condition(node: FilterNode): QdrantCondition {
     case 'none':
       // never reached after simplifyFilter; an empty `should` matches nothing in Qdrant
       return { should: [] }
+    default:
+      // never a filter that means nothing: an unknown node is refused, not dropped
+      throw new InputError('not a filter node', { reason: 'invalid_filter' })
   }
 }
 

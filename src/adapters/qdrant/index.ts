@@ -359,6 +359,9 @@ export function qdrantAdapter(client: QdrantClient, options: QdrantAdapterOption
       checkMetadata(sets, rules, 'metadata')
       for (const field of removals) {
         if (rules.reservedFields.has(field)) throw new InputError('metadata field name is reserved by the adapter', { path: `metadata.${field}`, reason: 'reserved_field' })
+        // removal keys are JSON paths to Qdrant: a quoted name ("tenant") would remove another field than it names
+        const problem = qdrantFieldProblem(field)
+        if (problem !== undefined) throw new InputError(problem, { path: 'metadata', reason: 'invalid_field_name' })
       }
       const filter = nativeFilter(params.filter)
       if (filter === null || pointId === undefined) return { updated: false }

@@ -12,7 +12,8 @@ import { ConfigError } from '../../errors.js'
  */
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase()
-  if (host === 'localhost' || host.endsWith('.localhost')) return true
+  // only the name itself: a subdomain of localhost may be sent to a DNS server that answers it with anything
+  if (host === 'localhost') return true
   if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true
   if (/^127(\.\d{1,3}){3}$/.test(host)) return true
   return /^::ffff:127(\.\d{1,3}){3}$/.test(host)
