@@ -10,7 +10,7 @@ import type { FilterInput, FilterNode, FilterOperator } from '../spec/filter.js'
 import type { Action, Decision, FieldSet, Obligations } from '../spec/policy.js'
 import type { FieldProtector, ProtectionContext, UnprotectedRecord } from '../spec/protection.js'
 import type { CollectionInfo, Distance, FetchedRecord, JsonValue, Metadata } from '../spec/records.js'
-import { isThenable } from '../spec/values.js'
+import { isMetadataValue, isThenable } from '../spec/values.js'
 import type { AnalyticsVerdict } from '../analytics/analytics.js'
 import type { ResolvedConfig } from './config.js'
 import {
@@ -154,6 +154,9 @@ function checkInclude(include: unknown): boolean | readonly string[] {
   throw new TypeError('includeMetadata must be a boolean or an array of field names')
 }
 
+/** A limit as obligations carry one: absent, or a positive safe integer. */
+const isLimit = (value: unknown): boolean => value === undefined || (typeof value === 'number' && Number.isSafeInteger(value) && value > 0)
+
 // row filters already checked to be positive allow-lists (policies usually return the same objects again)
 const positiveFilters = new WeakSet<FilterNode>()
 
@@ -171,7 +174,12 @@ function checkObligations(decision: Decision): AllowDecision {
     !fieldSet(o.readableFields) ||
     !fieldSet(o.writableFields) ||
     !fieldSet(o.decryptableFields) ||
-    typeof o.readVectors !== 'boolean'
+    typeof o.readVectors !== 'boolean' ||
+    // a limit that is not a positive integer would compare false and lift the limit (a string from a JSON answer, NaN)
+    !isLimit(o.maxTopK) ||
+    !isLimit(o.maxIds) ||
+    !isLimit(o.maxDelete) ||
+    !Object.values(o.stamp).every(isMetadataValue)
   ) {
     throw new AuthorizationError('the policy returned an allow without valid obligations; denied', { reason: 'invalid_decision' })
   }
@@ -365,7 +373,12 @@ export class Session {
             throw new AuthorizationError(`records[${i}] would land outside the principal's row filter`, { reason: 'write_outside_scope' })
           }
         }
-        // replacing a record is writing over it: every existing record with these ids must be ours too
+      }
+      const stamped = Object.keys(o.stamp)
+      if (rowFilter !== null || o.writableFields !== '*' || stamped.length > 0) {
+        // replacing a record is writing over all of it: every existing record with these ids must be ours too, and
+        // may hold nothing this principal could not have written (a replace drops fields the new record lacks) and no
+        // access-control value other than the one the principal stamps (a replace would take the record over)
         const existing = await adapter.doFetch({
           collection: scope.collection,
           namespace: scope.namespace,
@@ -374,11 +387,25 @@ export class Session {
           includeMetadata: true,
           includeVectors: false,
         })
+        const rules = this.#writeRules(scope.collection, o, protector)
         for (const record of existing.records) {
-          if (!evaluateFilter(rowFilter, record.metadata)) {
+          if (rowFilter !== null && !evaluateFilter(rowFilter, record.metadata)) {
             throw new AuthorizationError('an id in the batch belongs to a record outside the principal\'s row filter', {
               reason: 'write_outside_scope',
             })
+          }
+          for (const [field, value] of Object.entries(record.metadata ?? {})) {
+            if (rules.isReserved(field)) continue
+            if (Object.hasOwn(o.stamp, field)) {
+              // an encrypted stamp cannot be compared here; the record MAC signs it
+              if (!rules.isProtected(field) && JSON.stringify(value) !== JSON.stringify(o.stamp[field])) {
+                throw new AuthorizationError(`replacing ${record.id} would change its access-control field ${field}`, { reason: 'acl_field' })
+              }
+            } else if (!inSet(o.writableFields, field)) {
+              throw new AuthorizationError(`replacing ${record.id} would drop its field ${field}, which this principal may not write; use update`, {
+                reason: 'field_not_writable',
+              })
+            }
           }
         }
       }
@@ -503,6 +530,13 @@ export class Session {
       if (!('filter' in target)) throw new TypeError('delete(collection, target): target must be { ids } or { filter }')
       const plan = this.#planFilter(scope, o, target.filter)
       report.request.filterHash = plan.hash
+      if (plan.recheck !== null) {
+        // a blind index matches a superset (truncated tokens collide), and a delete cannot be re-checked afterwards
+        throw new InputError('delete by a filter on an encrypted field would also delete records whose blind-index token collides; query or scroll for the ids, then delete by ids', {
+          path: 'filter',
+          reason: 'inexact_filter',
+        })
+      }
       if (plan.nothing) return { deleted: 0 }
       if (Number.isFinite(maxDelete)) {
         const { count } = await adapter.doCount({ collection: scope.collection, namespace: scope.namespace, signal: options.signal, filter: plan.effective })
@@ -532,7 +566,8 @@ export class Session {
       if (plan.nothing) return { count: 0, exact: true }
       const result = await this.#host.config.adapter.doCount({ collection: scope.collection, namespace: scope.namespace, signal: options.signal, filter: plan.effective })
       report.result.count = result.count
-      return { count: result.count, exact: result.exact }
+      // on a blind-indexed (encrypted) field the store counts token matches, a superset: an upper bound, not exact
+      return { count: result.count, exact: result.exact && plan.recheck === null }
     })
   }
 
@@ -552,8 +587,10 @@ export class Session {
       const { adapter, maxIds } = this.#host.config
       const limit = options.limit ?? 100
       if (!Number.isInteger(limit)) throw new TypeError('limit must be an integer')
-      if (limit < 1 || limit > Math.min(maxIds, adapter.capabilities.maxIdsPerCall)) {
-        throw new InputError(`limit must be between 1 and ${Math.min(maxIds, adapter.capabilities.maxIdsPerCall)}`, { path: 'limit', reason: 'invalid_limit' })
+      // a page is as much of a read as a fetch of ids or a query: the policy's limits on both hold here too
+      const maxLimit = Math.min(maxIds, adapter.capabilities.maxIdsPerCall, o.maxIds ?? Number.POSITIVE_INFINITY, o.maxTopK ?? Number.POSITIVE_INFINITY)
+      if (limit < 1 || limit > maxLimit) {
+        throw new InputError(`limit must be between 1 and ${maxLimit}`, { path: 'limit', reason: 'invalid_limit' })
       }
       if (options.cursor !== undefined && typeof options.cursor !== 'string') throw new TypeError('cursor must be a string')
       const include = checkInclude(options.includeMetadata)
@@ -623,7 +660,12 @@ export class Session {
    * ```
    */
   deleteCollection(name: string, options: CallOptions = {}): Promise<void> {
-    return this.#run('collection.delete', 'collection.delete', name, options, false, async (_decision, scope) => {
+    return this.#run('collection.delete', 'collection.delete', name, options, false, async (decision, scope) => {
+      // a principal confined to some rows (a tenant) does not get to remove everyone's: dropping the collection
+      // removes records outside its row filter
+      if (decision.obligations.rowFilter !== null) {
+        throw new AuthorizationError('deleting a collection needs access to every record in it; this principal is confined to some', { reason: 'write_outside_scope' })
+      }
       this.#host.forget(scope.collection)
       await this.#host.config.adapter.doDeleteCollection({ name: scope.collection, signal: options.signal })
     })

@@ -754,7 +754,8 @@ export class FieldEncryption implements FieldProtector {
       this.#writeKeys.clear()
       this.#writeKeysRevision = this.keyring.revision
     }
-    const scopeKey = scope.kind === 'tenant' ? `t${scope.tenant}` : `c${scope.collection}`
+    // the header cached with the subkey holds the suite: collections of one scope with different suites differ here
+    const scopeKey = `${resolved.suite}\u0000${scope.kind === 'tenant' ? `t${scope.tenant}` : `c${scope.collection}`}`
     let derived = this.#writeKeys.get(scopeKey)
     if (derived === undefined) {
       const { keyId, key } = this.keyring.deriveKey('field-encryption', scope, { salt: this.#salt })

@@ -1,9 +1,12 @@
 // the keyring: key ids, one primary per group and older decrypt-only keys, per-tenant keys, shredding, HKDF subkeys
 
-import { ConfigError, IntegrityError } from '../errors.js'
+import { ConfigError, InputError, IntegrityError } from '../errors.js'
 import { type Platform, platform as defaultPlatform } from '../platform/index.js'
 import { framed, isWellFormed, KEY_ID_PATTERN } from './bytes.js'
 import { type KeyProvider, type KeyringDocument, parseKeyringDocument } from './providers.js'
+
+/** The length of a derived subkey unless asked otherwise (bytes); the only one not bound into the HKDF info. */
+const DEFAULT_SUBKEY_LENGTH = 32
 
 /**
  * What a subkey is for. One subkey per purpose: a key is never used for two algorithms.
@@ -257,9 +260,13 @@ export class Keyring {
    * ```
    */
   deriveKey(purpose: KeyPurpose, scope: KeyScope, options: DeriveOptions = {}): DerivedKey {
-    const length = options.length ?? 32
+    const length = options.length ?? DEFAULT_SUBKEY_LENGTH
     if (!Number.isInteger(length) || length < 16 || length > 64) throw new TypeError('subkey length must be 16..64 bytes')
     const scopeValue = scope.kind === 'tenant' ? scope.tenant : scope.collection
+    // UTF-8 maps every lone surrogate to U+FFFD: 'acme\uD800' and 'acme\uFFFD' would share keys (and a shred)
+    if (typeof scopeValue !== 'string' || !isWellFormed(scopeValue)) {
+      throw new InputError('a tenant or collection must be well-formed text (no lone surrogates) to derive keys for it', { reason: 'invalid_key_scope' })
+    }
     if (scope.kind === 'tenant' && this.#shredded.has(scope.tenant)) throw new IntegrityError('the tenant was shredded', { reason: 'tenant_shredded' })
     const keyId = options.keyId ?? this.primaryKeyId(scope)
     const salt = options.salt ?? new Uint8Array(0)
@@ -272,7 +279,11 @@ export class Keyring {
       throw new IntegrityError('no usable key with this id for this scope', { reason: 'unknown_key' })
     }
     const encode = this.#platform.utf8Encode
-    const info = framed([encode(DERIVE_LABEL), encode(purpose), encode(scope.kind), encode(scopeValue), salt])
+    // the default length is left out of the info (subkeys derived so far keep their bytes); any other length is bound,
+    // so that a longer subkey never starts with the bytes of the 32-byte one (HKDF output is a prefix stream)
+    const parts = [encode(DERIVE_LABEL), encode(purpose), encode(scope.kind), encode(scopeValue), salt]
+    if (length !== DEFAULT_SUBKEY_LENGTH) parts.push(encode(`length=${length}`))
+    const info = framed(parts)
     const key = this.#platform.hkdfSha256(entry.material, new Uint8Array(0), info, length)
     if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear()
     this.#cache.set(cacheKey, key)

@@ -8,6 +8,7 @@ import type { JsonValue, Metadata, MetadataValue } from '../spec/records.js'
 import { FieldEncryption } from './field-encryption.js'
 import { ENVELOPE_PREFIX } from './envelope.js'
 import { RECORD_MAC_FIELD } from './record-mac.js'
+import { BLIND_INDEX_PREFIX } from './blind-index.js'
 
 /** How far a re-encryption got; `cursor` resumes it. */
 export interface ReencryptProgress {
@@ -138,8 +139,11 @@ export async function reencryptCollection(options: ReencryptOptions): Promise<Re
         continue
       }
       const update: { [field: string]: MetadataValue | null } = { ...next }
-      // reserved fields the new configuration no longer writes (a dropped blind index) are removed
-      for (const field of Object.keys(record.metadata ?? {})) if (!(field in update) && (reserved.has(field) || field.startsWith('_vw_'))) update[field] = null
+      // the field protector's reserved fields the new configuration no longer writes (a dropped blind index) are
+      // removed; reserved fields of others (vector encryption's, the adapter's) are left as they are
+      for (const field of Object.keys(record.metadata ?? {})) {
+        if (!(field in update) && (reserved.has(field) || field === RECORD_MAC_FIELD || field.startsWith(BLIND_INDEX_PREFIX))) update[field] = null
+      }
       const previousMac = record.metadata?.[RECORD_MAC_FIELD]
       const guard: FilterNode | undefined = typeof previousMac === 'string' ? { kind: 'cmp', field: RECORD_MAC_FIELD, op: '$eq', value: previousMac } : undefined
       const result = await adapter.doUpdate({

@@ -10,7 +10,8 @@ import { gcmKeystreamBatch } from './gcm-keystream.js'
 import { AEAD_NONCE_LENGTH, type AeadAlgorithm, type Platform } from './types.js'
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder('utf-8', { fatal: false })
+// ignoreBOM: a plaintext that starts with U+FEFF keeps it, as Node's decoder does (the platforms give the same text)
+const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true })
 
 function base64urlEncode(data: Uint8Array): string {
   let binary = ''

@@ -726,7 +726,8 @@ export function compilePolicy(document: ParsedPolicyDocument): CompiledPolicy {
 
     let readVectors = false
     if (request.includeVectors === true && (action === 'record.query' || action === 'record.fetch' || action === 'record.scroll')) {
-      const vectors = gather(VECTORS_READ, principal, context, now, collection, namespace, false, active)
+      // the record pass (true): a rule whose row filter cannot be bound for this principal takes no part, here too
+      const vectors = gather(VECTORS_READ, principal, context, now, collection, namespace, true, active)
       readVectors = vectors.deniedBy === undefined && vectors.allowing.length > 0
       if (readVectors) {
         for (const rule of vectors.allowing) if (!matchedRules.includes(rule.id)) matchedRules.push(rule.id)
