@@ -288,17 +288,32 @@ export class Session {
       }
       const protector = this.#protector(scope.collection)
       if (protector?.protectQueryVector) vector = protector.protectQueryVector(vector, scope)
-      const { matches } = await adapter.doQuery({
-        collection: scope.collection,
-        namespace: scope.namespace,
-        signal: options.signal,
-        vector,
-        topK,
-        filter: plan.effective,
-        includeMetadata: this.#storeInclude(include, o, protector),
-        includeVectors,
-      })
-      const out = (await this.#verifyResults(matches, scope, o, plan, include, includeVectors, true, report)) as WardenMatch[]
+      // a filter on a blind-indexed field matches a superset (truncated tokens collide); the recheck removes the
+      // colliding records, which may have taken places among the nearest: ask again for more until topK remain, the
+      // store has no more, or the backend's limit is reached. What the caller receives is still at most topK
+      const maxFetch = Math.max(topK, adapter.capabilities.maxTopK)
+      const droppedBefore = report.result.dropped
+      let fetchK = topK
+      let out: WardenMatch[]
+      for (;;) {
+        const { matches } = await adapter.doQuery({
+          collection: scope.collection,
+          namespace: scope.namespace,
+          signal: options.signal,
+          vector,
+          topK: fetchK,
+          filter: plan.effective,
+          includeMetadata: this.#storeInclude(include, o, protector),
+          includeVectors,
+        })
+        out = (await this.#verifyResults(matches, scope, o, plan, include, includeVectors, true, report)) as WardenMatch[]
+        if (plan.recheck === null || out.length >= topK || matches.length < fetchK || fetchK >= maxFetch) break
+        fetchK = Math.min(fetchK * 2, maxFetch)
+        // the next round verifies the same records again: count what it drops once
+        if (droppedBefore === undefined) delete report.result.dropped
+        else report.result.dropped = droppedBefore
+      }
+      if (out.length > topK) out = out.slice(0, topK)
       report.result.count = out.length
       report.result.idsHash = hashIds(out.map((match) => match.id))
       return { matches: out }

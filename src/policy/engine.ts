@@ -579,6 +579,7 @@ export function compilePolicy(document: ParsedPolicyDocument): CompiledPolicy {
         }
       }
     }
+    let anyRole = false
     for (let index = 0; index < roleCount + grantRoleCount; index++) {
       const grant = index < roleCount ? undefined : active?.roles[index - roleCount]
       const name = grant === undefined ? principal.roles[index] : grant.role
@@ -595,19 +596,24 @@ export function compilePolicy(document: ParsedPolicyDocument): CompiledPolicy {
         } else if (outcome > out.worst) out.worst = outcome
       }
       if (contributed) {
+        anyRole = true
         addLimits(out, role.limits)
         if (grant !== undefined) (out.usedGrants ??= []).push(grant.grantId)
       }
     }
+    let permissionGranted = false
     for (const rule of active?.rules ?? []) {
       if (!(rule.mask & (1 << slot))) continue
       const outcome = evaluateAllow(rule, seq, principal, context, now, collection, namespace, recordAction)
       if (outcome === ALLOWS) {
         out.allowing.push(rule)
-        addLimits(out, defaultLimits)
+        permissionGranted = true
         ;(out.usedGrants ??= []).push(rule.grantId as string)
       } else if (outcome > out.worst) out.worst = outcome
     }
+    // a granted permission carries no limits of its own: it never lifts the limits of the roles that also allow (one
+    // narrow grant would otherwise lift maxTopK for everything the principal reads); alone, the policy's defaults hold
+    if (permissionGranted && !anyRole) addLimits(out, defaultLimits)
     return out
   }
 

@@ -8,6 +8,7 @@ import { createWarden } from '../../src/core/index.js'
 import { fieldEncryption, generateKey, Keyring, reencryptCollection } from '../../src/crypto/index.js'
 import { vectorEncryption } from '../../src/crypto/vector/index.js'
 import { InputError } from '../../src/errors.js'
+import { parseFilter } from '../../src/filter/index.js'
 import { definePolicy } from '../../src/policy/index.js'
 import { platform as node } from '../../src/platform/node.js'
 import { platform as web } from '../../src/platform/web.js'
@@ -63,6 +64,34 @@ describe('a filter on a blind-indexed field outside queries (tokens of 8 bits co
       (error) => InputError.isInstance(error) && error.reason === 'inexact_filter',
     )
     expect((await adapter.doCount({ collection: 'docs' })).count).toBe(300)
+  })
+
+  it('a query by such a filter still returns the nearest matching records, though colliding ones are nearer', async () => {
+    const store = memoryAdapter()
+    const encryption = fieldEncryption({ keyring: keyring(), collections: { docs: { encrypt: ['email'], blindIndex: { email: { bits: 8 } }, sign: ['tenant'], keyScope: 'tenant' } } })
+    const tokens = (email: string) => JSON.stringify(encryption.rewriteFilter(parseFilter({ email }), context()))
+    // a value whose token another value shares
+    const seen = new Map<string, number>()
+    let pair: [number, number] | undefined
+    for (let i = 0; i < 300 && pair === undefined; i++) {
+      const token = tokens(`user${i}@acme.test`)
+      const earlier = seen.get(token)
+      if (earlier !== undefined) pair = [earlier, i]
+      else seen.set(token, i)
+    }
+    const [wanted, colliding] = pair as [number, number]
+    const warden = createWarden({ adapter: store, authenticators: [tableAuthenticator()], policy: tenancyPolicy(), audit: memoryAuditSink(), encryption })
+    await (await warden.session('Bearer tok-admin-0123456789')).createCollection('docs', { dimension: 3, distance: 'cosine' })
+    const alice = await warden.session('Bearer tok-alice-0123456789')
+    // three colliding records nearer to the query than the one that matches
+    await alice.upsert('docs', [
+      { id: 'wanted', vector: [0, 1, 0], metadata: { email: `user${wanted}@acme.test` } },
+      ...[1, 2, 3].map((n) => ({ id: `colliding-${n}`, vector: [1, 0, n / 10], metadata: { email: `user${colliding}@acme.test` } })),
+    ])
+    const { matches } = await alice.query('docs', { vector: [1, 0, 0], topK: 1, filter: { email: `user${wanted}@acme.test` } })
+    expect(matches.map((match) => match.id)).toEqual(['wanted'])
+    const both = await alice.query('docs', { vector: [1, 0, 0], topK: 2, filter: { email: { $in: [`user${wanted}@acme.test`, `user${colliding}@acme.test`] } } })
+    expect(both.matches.map((match) => match.id)).toEqual(['colliding-1', 'colliding-2'])
   })
 
   it('count by such a filter says it is not exact, and never counts fewer than match', async () => {

@@ -120,3 +120,31 @@ describe('scroll', () => {
     expect(page.ok && page.value.records.length).toBe(2)
   })
 })
+
+describe('a just-in-time permission grant', () => {
+  it('does not lift the limits of the roles that also allow (one narrow grant must not lift maxTopK for every read)', async () => {
+    const policy = definePolicy({
+      id: 'jit',
+      roles: { reader: { allow: [{ actions: ['record.query'], collections: ['docs'] }], limits: { maxTopK: 5 } } },
+    })
+    try {
+      const who = principal({ id: 'alice', tenant: undefined, roles: ['reader'] })
+      expect(allowed(policy.decide(request(who, 'record.query'))).maxTopK).toBe(5)
+      await policy.grants.grant({
+        principalId: 'alice',
+        permission: { actions: ['record.query'], collections: ['docs'], rowFilter: { ticket: 'INC-1' } },
+        durationMs: 60_000,
+        justification: 'read one ticket',
+        approver: () => ({ approved: true, approverId: 'bob' }),
+      })
+      expect(allowed(policy.decide(request(who, 'record.query', 'docs', { now: Date.now() }))).maxTopK).toBe(5)
+      // a principal whom only the grant allows gets the policy's defaults (none here)
+      const outsider = principal({ id: 'alice', tenant: undefined, roles: [] })
+      const granted = allowed(policy.decide(request(outsider, 'record.query', 'docs', { now: Date.now() })))
+      expect(granted.rowFilter).toEqual({ kind: 'cmp', field: 'ticket', op: '$eq', value: 'INC-1' })
+      expect(granted.maxTopK).toBeUndefined()
+    } finally {
+      policy.grants.close()
+    }
+  })
+})
