@@ -340,6 +340,8 @@ export function createAnalytics(options: AnalyticsOptions = {}): Analytics {
 
   let outageSince = 0
   let lastAttempt = 0
+  // the store answers with errors (one alarm per streak)
+  let rejecting = false
 
   const emitQuietly = (event: AuditEvent): void => {
     try {
@@ -358,6 +360,7 @@ export function createAnalytics(options: AnalyticsOptions = {}): Analytics {
     }
     try {
       const results = await store.execute(operations)
+      rejecting = false
       if (outageSince !== 0) {
         const seconds = Math.round((wall - outageSince) / 1000)
         outageSince = 0
@@ -371,7 +374,16 @@ export function createAnalytics(options: AnalyticsOptions = {}): Analytics {
         )
       }
       return { results, degraded: false }
-    } catch {
+    } catch (error) {
+      // a store that answers with an error (out of memory, a wrong type) is reachable, not out: local state would not
+      // see what the fleet decided in it (a containment), so the call is denied in either mode
+      if ((error as { reason?: unknown }).reason === 'state_rejected') {
+        if (!rejecting) {
+          rejecting = true
+          onAlarm({ kind: 'state_rejected', detail: `state store ${store.name} rejects commands; denying every call` })
+        }
+        return undefined
+      }
       lastAttempt = Date.now()
       if (outageSince === 0) {
         outageSince = lastAttempt

@@ -116,7 +116,7 @@ export interface AnalyticsOptions {
   /** Where security events go (an `AuditEmitter`). A failing emit turns the call into a deny. */
   readonly audit?: { emit(event: AuditEvent): void | Promise<void> }
   /** Operational alarms: the store is down or back. Default one line on `console.error`. */
-  readonly onAlarm?: (alarm: { readonly kind: 'state_degraded' | 'state_restored'; readonly detail: string }) => void
+  readonly onAlarm?: (alarm: { readonly kind: 'state_degraded' | 'state_restored' | 'state_rejected'; readonly detail: string }) => void
   /** CloudEvents `source` of security events and `iss` of CAEP signals. Default `vectorwarden`. */
   readonly source?: string
 }

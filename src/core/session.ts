@@ -90,7 +90,12 @@ interface Report {
   keys?: readonly string[]
   /** Flags of the behaviour analytics, for the event's `anomalies`. */
   anomalies?: string[]
+  /** Protected fields the call decrypted for the caller (counted only when analytics runs). */
+  fieldsDecrypted?: number
 }
+
+/** The actions whose results are records read by the caller: what the analytics' records metric counts. */
+const READS_RECORDS: ReadonlySet<Action> = new Set<Action>(['record.query', 'record.fetch', 'record.scroll'])
 
 /** The error a non-allow analytics verdict stands for; the pipeline throws it after auditing. */
 function analyticsRefusal(verdict: AnalyticsVerdict): WardenError {
@@ -711,9 +716,9 @@ export class Session {
    * ```
    */
   listCollections(options: CallOptions = {}): Promise<CollectionInfo[]> {
-    return this.#run('collection.list', 'collection.list', undefined, options, false, async (decision, _scope, report) => {
+    return this.#run('collection.list', 'collection.list', undefined, options, false, async (decision, _scope, report, context) => {
       const all = await this.#host.config.adapter.doListCollections({ signal: options.signal })
-      const context = mergeContext(this.#context, options.context)
+      // `context` is the one the listing itself was decided with, the analytics' risk score included
       const now = this.#host.config.now()
       const visible: CollectionInfo[] = []
       for (const info of all) {
@@ -746,7 +751,7 @@ export class Session {
     collection: string | undefined,
     options: CallOptions,
     includeVectors: boolean,
-    body: (decision: AllowDecision, scope: ProtectionContext, report: Report) => Promise<T>,
+    body: (decision: AllowDecision, scope: ProtectionContext, report: Report, context: RequestContext) => Promise<T>,
   ): Promise<T> {
     const host = this.#host
     const config = host.config
@@ -760,9 +765,11 @@ export class Session {
     let observed = false
     let decision: Decision | undefined
     let value: T
+    // the collection name once checked: analytics never sees a name that failed the check
+    let name: string | undefined
     try {
       if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
-      const name = collection === undefined ? undefined : checkCollection(collection)
+      name = collection === undefined ? undefined : checkCollection(collection)
       if (name !== undefined) report.request.collection = name
       const namespace = checkNamespace(options.namespace, config.adapter.capabilities)
       if (namespace !== undefined) report.request.namespace = namespace
@@ -797,10 +804,21 @@ export class Session {
         namespace === undefined
           ? { collection: name as string, tenant: this.principal.tenant, principal: this.principal }
           : { collection: name as string, namespace, tenant: this.principal.tenant, principal: this.principal }
-      value = await body(allowed, scope, report)
+      value = await body(allowed, scope, report, policyContext)
       if (analytics !== undefined) {
         observed = true
-        const outcome = await analytics.after({ principal: this.principal, action, collection: name, outcome: 'allowed', recordCount: report.result.count ?? 0, now, sessionId: this.id })
+        // a count, a delete or a listing returns no records: only reads feed the records metric
+        const recordCount = READS_RECORDS.has(action) ? (report.result.count ?? 0) : 0
+        const outcome = await analytics.after({
+          principal: this.principal,
+          action,
+          collection: name,
+          outcome: 'allowed',
+          recordCount,
+          ...(report.fieldsDecrypted === undefined ? {} : { fieldsDecrypted: report.fieldsDecrypted }),
+          now,
+          sessionId: this.id,
+        })
         if (outcome.flags.length > 0) report.anomalies = [...(report.anomalies ?? []), ...outcome.flags]
         // the call that crossed a threshold does not deliver its results
         if (outcome.response !== 'allow') throw analyticsRefusal(outcome)
@@ -808,7 +826,7 @@ export class Session {
     } catch (error) {
       if (analytics !== undefined && !observed) {
         try {
-          const outcome = await analytics.after({ principal: this.principal, action, collection, outcome: outcomeOf(error), now, sessionId: this.id })
+          const outcome = await analytics.after({ principal: this.principal, action, collection: name, outcome: outcomeOf(error), now, sessionId: this.id })
           if (outcome.flags.length > 0) report.anomalies = [...(report.anomalies ?? []), ...outcome.flags]
         } catch {
           // the call already failed; its own error is the one to report
@@ -1066,6 +1084,15 @@ export class Session {
       }
       if (opened.keys !== undefined) report.keys = opened.keys
       plain = opened.records
+      if (this.#host.config.analytics !== undefined) {
+        // the fields decrypted for the caller, for the analytics' fieldsDecrypted metric
+        const isProtected = fieldRulesOf(protector, scope.collection).isProtected
+        let count = 0
+        for (const record of opened.records) {
+          for (const field of Object.keys(record.metadata ?? {})) if (isProtected(field) && inSet(decryptable, field)) count++
+        }
+        report.fieldsDecrypted = count
+      }
       if ((kept[0] as { score?: number } | undefined)?.score !== undefined && !opened.records.every((record) => typeof record.score === 'number')) {
         // a protector that rebuilds records without their scores: they travel beside them (by position while nothing
         // was dropped)

@@ -49,7 +49,8 @@ describe('analytics in the pipeline', () => {
       metrics: { records: { ceiling: 3 } },
     })
     const { alice, sink } = await setup({ analytics })
-    // setup's upsert by alice counts two records; reading two more crosses the ceiling of three
+    // only records returned count (setup's upsert does not): two, then two more cross the ceiling of three
+    await alice.query('docs', { vector, topK: 2 })
     const error = await rejection(alice.query('docs', { vector, topK: 2 }))
     expect(AuthorizationError.isInstance(error)).toBe(true)
     expect((error as AuthorizationError).reason).toBe('anomaly_contained')
@@ -62,6 +63,7 @@ describe('analytics in the pipeline', () => {
     const revocations = memoryRevocationList()
     const analytics = createAnalytics({ onAlarm: () => {}, revocations, responses: { volume: 'revoke' }, metrics: { records: { ceiling: 3 } } })
     const { alice } = await setup({ analytics })
+    await alice.query('docs', { vector, topK: 2 })
     await rejection(alice.query('docs', { vector, topK: 2 }))
     const error = await rejection(alice.query('docs', { vector, topK: 1 }))
     expect(AuthenticationError.isInstance(error)).toBe(true)
