@@ -176,6 +176,8 @@ export function createAuditEmitter(options: AuditEmitterOptions): AuditEmitter {
       try {
         result = sink.write(event)
       } catch (error) {
+        // the earlier sinks' promises are not awaited now: their rejections must not go unhandled
+        for (const earlier of pending ?? []) Promise.resolve(earlier).catch(() => {})
         return syncFailed(sink, error)
       }
       if (isPromise(result)) {
@@ -203,8 +205,8 @@ export function createAuditEmitter(options: AuditEmitterOptions): AuditEmitter {
   // the sinks chain and encode the next group while the previous one is still being synced: CPU and disk overlap.
   // Sinks see events in emission order either way.
   const handOver = (group: Group): void => {
+    const pending: Promise<void>[] = []
     try {
-      const pending: Promise<void>[] = []
       for (const sink of sinks) {
         let last: unknown
         for (const event of group.events) {
@@ -216,6 +218,8 @@ export function createAuditEmitter(options: AuditEmitterOptions): AuditEmitter {
       }
       group.written = pending.length === 0 ? undefined : Promise.all(pending)
     } catch (error) {
+      // the promises of the events before are not awaited now: their rejections must not go unhandled
+      for (const earlier of pending) Promise.resolve(earlier).catch(() => {})
       group.written = Promise.reject(error)
     }
     // awaited in commit, possibly after other groups: not an unhandled rejection meanwhile

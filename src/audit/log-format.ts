@@ -188,6 +188,9 @@ export function parseLogLine(line: string): ParsedLine {
     ) {
       return { kind: 'malformed', detail: 'checkpoint fields missing or of the wrong type' }
     }
+    const known: Record<string, unknown> = {}
+    for (const key of ['origin', 'size', 'root', 'last', 'time', 'reason', 'frontier', 'alg', 'keyId', 'sig']) if (key in checkpoint) known[key] = checkpoint[key]
+    if (canonicalize({ checkpoint: known }) !== line) return { kind: 'malformed', detail: 'checkpoint line is not in canonical form' }
     return { kind: 'checkpoint', checkpoint: checkpoint as unknown as Checkpoint }
   }
   const { seq, prev, hash, event } = record
@@ -202,6 +205,7 @@ export function parseLogLine(line: string): ParsedLine {
   } catch {
     return { kind: 'malformed', detail: 'event is not canonicalizable JSON' }
   }
+  if (entryLine(seq as number, prev, hash, canonicalEvent) !== line) return { kind: 'malformed', detail: 'entry line is not in canonical form' }
   return {
     kind: 'entry',
     entry: { seq: seq as number, prev, hash, event: event as AuditEvent },

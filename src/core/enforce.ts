@@ -4,6 +4,7 @@ import { AuthorizationError, InputError } from '../errors.js'
 import type { FieldSet } from '../spec/policy.js'
 import type { PlainRecord } from '../spec/protection.js'
 import type { JsonValue, Metadata, MetadataValue } from '../spec/records.js'
+import { isWellFormed } from '../crypto/bytes.js'
 import { isJsonValue, isMetadataValue } from '../spec/values.js'
 
 /** Every field whose name starts with this prefix belongs to the warden (blind indexes, MACs, mapped ids). */
@@ -19,13 +20,14 @@ export function inSet(set: FieldSet, field: string): boolean {
 }
 
 export function checkFieldName(field: string, path: string): void {
-  if (!FIELD_NAME.test(field)) throw new InputError(`invalid metadata field name at ${path}`, { path, reason: 'invalid_field_name' })
+  // well-formed text too: a lone surrogate cannot be written to the audit trail (RFC 8785 refuses it)
+  if (!FIELD_NAME.test(field) || !isWellFormed(field)) throw new InputError(`invalid metadata field name at ${path}`, { path, reason: 'invalid_field_name' })
 }
 
 export function checkId(id: unknown, maxLength: number, path: string): string {
   if (typeof id !== 'string') throw new TypeError(`${path} must be a string`)
-  if (id.length === 0 || id.length > maxLength || ID_CONTROL.test(id)) {
-    throw new InputError(`invalid record id at ${path}: ids are 1..${maxLength} characters without control characters`, {
+  if (id.length === 0 || id.length > maxLength || ID_CONTROL.test(id) || !isWellFormed(id)) {
+    throw new InputError(`invalid record id at ${path}: ids are 1..${maxLength} characters of well-formed text without control characters`, {
       path,
       reason: 'invalid_id',
     })

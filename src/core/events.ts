@@ -1,5 +1,6 @@
 // builds the audit events of the pipeline: one decision event per outcome, security events for alarms
 
+import { isWellFormed } from '../crypto/bytes.js'
 import { WardenError } from '../errors.js'
 import { platform } from '../platform/index.js'
 import type { AuditEvent, AuditOutcome, DecisionEventData } from '../spec/audit.js'
@@ -22,20 +23,37 @@ export function actorOf(principal: Principal, sessionId: string | undefined): Ac
   return actor
 }
 
+const wellFormed = (text: string): string => (isWellFormed(text) ? text : (text as unknown as { toWellFormed(): string }).toWellFormed())
+
+/** A context value the audit event carries: a string of well-formed text, or absent. Throws `TypeError` otherwise. */
+function eventText(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || !isWellFormed(value)) throw new TypeError(`context.${name} must be a string of well-formed text`)
+  return value
+}
+
+/**
+ * What a decision event records of the request context, read once: the pipeline calls it before anything happens,
+ * so a getter that throws, or a value the trail cannot hold, fails the call before the store is touched.
+ */
 export function contextOf(context: RequestContext): DecisionEventData['context'] | undefined {
-  if (context.ip === undefined && context.userAgent === undefined && context.device?.id === undefined) return undefined
+  const ip = eventText(context.ip, 'ip')
+  const userAgent = eventText(context.userAgent, 'userAgent')
+  const deviceId = eventText(context.device?.id, 'device.id')
+  if (ip === undefined && userAgent === undefined && deviceId === undefined) return undefined
   const out: { ip?: string; userAgent?: string; deviceId?: string } = {}
-  if (context.ip !== undefined) out.ip = context.ip
-  if (context.userAgent !== undefined) out.userAgent = context.userAgent
-  if (context.device?.id !== undefined) out.deviceId = context.device.id
+  if (ip !== undefined) out.ip = ip
+  if (userAgent !== undefined) out.userAgent = userAgent
+  if (deviceId !== undefined) out.deviceId = deviceId
   return out
 }
 
 const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/
 
 export function traceOf(context: RequestContext): DecisionEventData['trace'] | undefined {
-  if (context.traceparent === undefined) return undefined
-  const match = TRACEPARENT.exec(context.traceparent)
+  const traceparent = eventText(context.traceparent, 'traceparent')
+  if (traceparent === undefined) return undefined
+  const match = TRACEPARENT.exec(traceparent)
   return match ? { traceId: match[1] as string, spanId: match[2] as string } : undefined
 }
 
@@ -47,8 +65,9 @@ export function outcomeOf(error: unknown): AuditOutcome {
 
 /** The error block of an event: code, reason and message of warden errors (which never carry secrets); nothing else of foreign errors. */
 export function errorOf(error: unknown): NonNullable<DecisionEventData['error']> {
-  if (WardenError.isInstance(error)) return { code: error.code, reason: error.reason, message: error.message }
-  if (error instanceof TypeError) return { code: 'TypeError', reason: 'misuse', message: error.message }
+  // a message may quote a name the caller gave; the trail holds only well-formed text (lone surrogates become U+FFFD)
+  if (WardenError.isInstance(error)) return { code: error.code, reason: error.reason, message: wellFormed(error.message) }
+  if (error instanceof TypeError) return { code: 'TypeError', reason: 'misuse', message: wellFormed(error.message) }
   return { code: 'ERR_INTERNAL', reason: 'unexpected', message: 'an unexpected error occurred' }
 }
 

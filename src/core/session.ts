@@ -92,6 +92,9 @@ interface Report {
   anomalies?: string[]
   /** Protected fields the call decrypted for the caller (counted only when analytics runs). */
   fieldsDecrypted?: number
+  /** What the event records of the request context and trace, read once at the start of the call. */
+  context?: DecisionEventData['context']
+  trace?: DecisionEventData['trace']
 }
 
 /** The actions whose results are records read by the caller: what the analytics' records metric counts. */
@@ -122,6 +125,10 @@ export interface SessionHost {
   emit(event: AuditEvent): void | Promise<void>
   describe(collection: string, signal: AbortSignal | undefined): Promise<CollectionInfo>
   forget(collection: string): void
+  /** A call starts: `close()` waits for it to end, audit event included. */
+  enter(): void
+  /** A call ended. */
+  leave(): void
 }
 
 const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/
@@ -754,12 +761,29 @@ export class Session {
     body: (decision: AllowDecision, scope: ProtectionContext, report: Report, context: RequestContext) => Promise<T>,
   ): Promise<T> {
     const host = this.#host
-    const config = host.config
     // after close() the audit trail is gone, so nothing may run; refused before anything happens
     if (host.closed) throw new AuthenticationError('the warden is closed', { reason: 'warden_closed' })
+    host.enter()
+    try {
+      return await this.#runAdmitted(operation, action, collection, options, includeVectors, body)
+    } finally {
+      host.leave()
+    }
+  }
+
+  async #runAdmitted<T>(
+    operation: string,
+    action: Action,
+    collection: string | undefined,
+    options: CallOptions,
+    includeVectors: boolean,
+    body: (decision: AllowDecision, scope: ProtectionContext, report: Report, context: RequestContext) => Promise<T>,
+  ): Promise<T> {
+    const host = this.#host
+    const config = host.config
     const start = performance.now()
     const now = config.now()
-    const context = mergeContext(this.#context, options?.context)
+    let context: RequestContext = this.#context
     const report: Report = { request: {}, result: {} }
     const analytics = config.analytics
     let observed = false
@@ -769,6 +793,11 @@ export class Session {
     let name: string | undefined
     try {
       if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+      context = mergeContext(this.#context, options.context)
+      // what the event records of the context, read now: a getter that throws or a value the trail cannot hold fails
+      // the call here, before the store is touched, and the event is still written
+      report.context = contextOf(context)
+      report.trace = traceOf(context)
       name = collection === undefined ? undefined : checkCollection(collection)
       if (name !== undefined) report.request.collection = name
       const namespace = checkNamespace(options.namespace, config.adapter.capabilities)
@@ -832,10 +861,10 @@ export class Session {
           // the call already failed; its own error is the one to report
         }
       }
-      await this.#audit(operation, action, collection, now, start, context, decision, report, error)
+      await this.#audit(operation, action, collection, now, start, decision, report, error)
       throw error
     }
-    await this.#audit(operation, action, collection, now, start, context, decision, report, undefined)
+    await this.#audit(operation, action, collection, now, start, decision, report, undefined)
     return value
   }
 
@@ -882,7 +911,6 @@ export class Session {
     collection: string | undefined,
     now: number,
     start: number,
-    context: RequestContext,
     decision: Decision | undefined,
     report: Report,
     error: unknown,
@@ -910,15 +938,13 @@ export class Session {
     }
     data.decision = block
     if (error !== undefined) data.error = errorOf(error)
-    const requestContext = contextOf(context)
-    if (requestContext !== undefined) data.context = requestContext
-    const trace = traceOf(context)
-    if (trace !== undefined) data.trace = trace
+    if (report.context !== undefined) data.context = report.context
+    if (report.trace !== undefined) data.trace = report.trace
     if (report.keys !== undefined) data.keys = report.keys
     if (report.anomalies !== undefined && report.anomalies.length > 0) data.anomalies = report.anomalies
     if (!config.adapter.capabilities.transportSecure) data.transport = { secure: false }
     const emitted = this.#host.emit(envelope(config.source, 'dev.vectorwarden.decision', now, collection, data))
-    if (emitted instanceof Promise) await emitted
+    if (isThenable(emitted)) await emitted
   }
 
   // ---- enforcement --------------------------------------------------------------------------------------------------
@@ -1149,7 +1175,7 @@ export class Session {
     // best effort: the decision event that follows carries the drop count and is the durable record
     try {
       const emitted = this.#host.emit({ ...event, data })
-      if (emitted instanceof Promise) emitted.catch(() => undefined)
+      if (isThenable(emitted)) Promise.resolve(emitted).catch(() => undefined)
     } catch {
       // the decision event still records the dropped count
     }

@@ -11,6 +11,14 @@ import { type ResolvedConfig, resolveConfig, type WardenOptions } from './config
 import { normalizeCredential } from './credential.js'
 import { actorOf, contextOf, envelope, errorOf, outcomeOf, traceOf } from './events.js'
 import { Session, type SessionHost } from './session.js'
+import { isThenable } from '../spec/values.js'
+import { type Deferred, deferred } from '../audit/deferred.js'
+
+/** What a session-opening event records of the request context, read once. */
+interface Recorded {
+  readonly context?: DecisionEventData['context']
+  readonly trace?: DecisionEventData['trace']
+}
 
 const COLLECTION_CACHE_MS = 60_000
 
@@ -28,6 +36,9 @@ export class Warden {
   readonly #collections = new Map<string, { info: CollectionInfo; at: number }>()
   readonly #sessions = new Set<WeakRef<Session>>()
   #closed = false
+  // calls admitted and not yet ended; close() waits for them, so every store call it let through is audited
+  #inFlight = 0
+  #drained: Deferred | undefined
   readonly #host: SessionHost
   readonly #unsubscribe: (() => void) | undefined
 
@@ -43,6 +54,12 @@ export class Warden {
       emit: (event) => config.audit.emit(event),
       describe: (collection, signal) => this.#describe(collection, signal),
       forget: (collection) => this.#collections.delete(collection),
+      enter: () => {
+        this.#inFlight++
+      },
+      leave: () => {
+        if (--this.#inFlight === 0) this.#drained?.resolve()
+      },
     }
     // JIT grants of the built-in policy are audited when granted, refused, used, expired and revoked
     const grants = (config.policy as { grants?: { subscribe?: unknown } }).grants
@@ -107,7 +124,10 @@ export class Warden {
     const start = performance.now()
     let principal: Principal | undefined
     let authenticator: Authenticator | undefined
+    let recorded: Recorded = {}
     try {
+      // what the event records of the context, read first: a getter that throws fails the opening, which is audited
+      recorded = { context: contextOf(context), trace: traceOf(context) }
       const normalized = normalizeCredential(credential)
       authenticator = config.authenticators.find((candidate) => candidate.recognizes(normalized, context))
       if (authenticator === undefined) throw new AuthenticationError('no authenticator accepts this kind of credential', { reason: 'unrecognized_credential' })
@@ -124,12 +144,12 @@ export class Warden {
         throw new AuthenticationError('the credential has expired', { reason: 'credential_expired' })
       }
     } catch (error) {
-      await this.#auditOpen(now, start, context, authenticator, undefined, undefined, error)
+      await this.#auditOpen(now, start, recorded, authenticator, undefined, undefined, error)
       throw error
     }
     const id = globalThis.crypto.randomUUID()
     const session = new Session(this.#host, principal, authenticator, context, id, now)
-    await this.#auditOpen(now, start, context, authenticator, principal, id, undefined)
+    await this.#auditOpen(now, start, recorded, authenticator, principal, id, undefined)
     this.#sessions.add(new WeakRef(session))
     return session
   }
@@ -169,7 +189,7 @@ export class Warden {
     const config = this.#config
     const event = securityEvent(kind, input, { source: config.source, now: config.now() })
     const emitted = config.audit.emit(Object.keys(extra).length === 0 ? event : { ...event, data: { ...extra, ...event.data } })
-    if (emitted instanceof Promise) await emitted
+    if (isThenable(emitted)) await emitted
   }
 
   /**
@@ -186,6 +206,10 @@ export class Warden {
     this.#unsubscribe?.()
     for (const ref of this.#sessions) ref.deref()?.end()
     this.#sessions.clear()
+    if (this.#inFlight > 0) {
+      this.#drained = deferred()
+      await this.#drained.done
+    }
     let failure: unknown
     try {
       await this.#config.audit.close()
@@ -208,7 +232,7 @@ export class Warden {
   async #auditOpen(
     now: number,
     start: number,
-    context: RequestContext,
+    recorded: Recorded,
     authenticator: Authenticator | undefined,
     principal: Principal | undefined,
     sessionId: string | undefined,
@@ -224,12 +248,10 @@ export class Warden {
     if (principal !== undefined) data.actor = actorOf(principal, sessionId)
     else if (authenticator !== undefined) data.authenticator = authenticator.name
     if (error !== undefined) data.error = errorOf(error)
-    const requestContext = contextOf(context)
-    if (requestContext !== undefined) data.context = requestContext
-    const trace = traceOf(context)
-    if (trace !== undefined) data.trace = trace
+    if (recorded.context !== undefined) data.context = recorded.context
+    if (recorded.trace !== undefined) data.trace = recorded.trace
     const emitted = config.audit.emit(envelope(config.source, 'dev.vectorwarden.decision', now, undefined, data))
-    if (emitted instanceof Promise) await emitted
+    if (isThenable(emitted)) await emitted
   }
 }
 

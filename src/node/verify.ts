@@ -141,7 +141,13 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Au
   // ---- read and order the files ----------------------------------------------------------------------------------
   const perFile: { file: string; records: LogRecord[]; key: number }[] = []
   for (const file of options.files) {
-    const text = await readFile(file, 'utf8')
+    let text: string
+    try {
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(await readFile(file))
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') text = '\u0000invalid UTF-8'
+      else throw error
+    }
     const pieces = text.split('\n')
     const endsClean = pieces.at(-1) === ''
     if (endsClean) pieces.pop()
@@ -267,7 +273,8 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Au
           lastCheckpointSize = checkpoint.size
           problemsAtCheckpoint = problems.length
           if (checkpoint.size > 0) {
-            if (options.requireStart) problem('deleted', record, `the log starts at seq ${checkpoint.size}, not 0`, 0)
+            if (checkpoint.reason !== 'carry' || position !== 0) problem('deleted', record, `the log starts at a ${checkpoint.reason} checkpoint of size ${checkpoint.size}: seq 0…${checkpoint.size - 1} missing`, 0)
+            else if (options.requireStart) problem('deleted', record, `the log starts at seq ${checkpoint.size}, not 0`, 0)
             else notes.push(`verified from seq ${checkpoint.size} (a checkpoint carried into ${file}); earlier files were not given`)
           }
           checkTrusted()
@@ -375,7 +382,8 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Au
   const sealed = lastRecord?.parsed.kind === 'checkpoint' && lastRecord.parsed.checkpoint.reason === 'close'
   const uncheckpointed = Math.max(0, expected - lastCheckpointSize)
   if (!started) {
-    notes.push('no entries')
+    if (options.allowUnsealed) notes.push('no entries')
+    else problem('truncated', { file: perFile[0]?.file ?? '', line: 0 }, 'the log is empty: not even a close seal', 0)
   } else if (!sealed) {
     const detail =
       lastRecord?.parsed.kind === 'checkpoint' && lastRecord.parsed.checkpoint.reason === 'rotate'
