@@ -204,17 +204,26 @@ export function memoryStateStore(options: MemoryStateStoreOptions = {}): MemoryS
     entry.expiresAt = ttlMs > 0 ? wallNow + ttlMs : 0
   }
 
+  /** Whether an entry holds a containment level still in force (a `raise` record above 0 that has not ended). */
+  const inForce = (entry: Entry, wallNow: number): boolean => {
+    const value = entry.value as Partial<LevelRecord> | null
+    return typeof value === 'object' && value !== null && typeof value.level === 'number' && value.level > 0 && (entry.expiresAt === 0 || entry.expiresAt > wallNow)
+  }
+
   function evict(wallNow: number): void {
     for (const [key, entry] of entries) {
       if (entry.expiresAt !== 0 && entry.expiresAt <= wallNow) remove(key, entry)
     }
-    // maps iterate in insertion order, so the first keys are the oldest
+    // maps iterate in insertion order, so the first keys are the oldest; a containment still in force is never
+    // evicted (other principals' calls would otherwise lift it)
     const excess = entries.size - Math.floor(maxKeys * 0.9)
     if (excess > 0) {
       let removed = 0
       for (const [key, entry] of entries) {
-        if (removed++ >= excess) break
+        if (removed >= excess) break
+        if (inForce(entry, wallNow)) continue
         remove(key, entry)
+        removed++
       }
     }
   }

@@ -11,6 +11,7 @@ import { AdapterError, AuthorizationError } from '../../src/errors.js'
 import { definePolicy } from '../../src/policy/index.js'
 import type { Principal } from '../../src/spec/auth.js'
 import type { StateStore } from '../../src/state/index.js'
+import { memoryStateStore } from '../../src/state/memory.js'
 import { setup, tableAuthenticator, tenancyPolicy } from '../core/helpers.js'
 
 const HOUR = 3_600_000
@@ -121,5 +122,30 @@ describe('a shared state store that answers with an error (out of memory, a wron
     expect(verdict.response).not.toBe('allow')
     await analytics.before({ principal: tablePrincipal('alice'), action: 'record.query', collection: 'docs', context: {}, now: Date.now() })
     expect(alarms).toEqual(['state_rejected'])
+  })
+})
+
+describe('the memory state store when it is full', () => {
+  it('never evicts a containment still in force: other principals’ calls do not lift it', async () => {
+    const store = memoryStateStore({ maxKeys: 100 })
+    const analytics = createAnalytics({
+      ...quiet,
+      store,
+      responses: { volume: 'deny' },
+      metrics: { records: { ceiling: 10 } },
+      offHours: false,
+      firstAccess: false,
+      impossibleTravel: false,
+      tenantBaselines: false,
+    })
+    const monday = Date.UTC(2026, 0, 5, 10)
+    const mallory = tablePrincipal('mallory', { authenticator: 'jwt', issuer: 'https://idp.example' })
+    await analytics.before({ principal: mallory, action: 'record.query', context: {}, now: monday })
+    expect((await analytics.after({ principal: mallory, action: 'record.query', outcome: 'allowed', recordCount: 50, now: monday })).response).toBe('deny')
+    // sock puppets, one call each: their keys fill the store
+    for (let index = 0; index < 200; index++) {
+      await analytics.before({ principal: tablePrincipal(`puppet${index}`), action: 'record.query', context: {}, now: monday + 2000 })
+    }
+    expect((await analytics.before({ principal: mallory, action: 'record.query', context: {}, now: monday + 3000 })).response).toBe('deny')
   })
 })
