@@ -68,6 +68,11 @@ export interface VerifyAuditLogOptions {
   readonly allowUnsealed?: boolean
   /** Require the log to start at seq 0, rather than at a signed carry checkpoint of a rotated file. */
   readonly requireStart?: boolean
+  /**
+   * The log's name (`checkpoint.origin` of `fileAuditSink`): every checkpoint must carry it. Without it, another log
+   * signed by the same key (another host's) verifies as well.
+   */
+  readonly origin?: string
 }
 
 interface LogRecord {
@@ -209,6 +214,10 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Au
   }
 
   const checkSignature = (record: LogRecord, checkpoint: Checkpoint): boolean => {
+    if (options.origin !== undefined && checkpoint.origin !== options.origin) {
+      problem('signature', record, `checkpoint of size ${checkpoint.size} belongs to another log (origin ${JSON.stringify(checkpoint.origin)})`, checkpoint.size)
+      return false
+    }
     const verifier = verifierFor(checkpoint.origin)
     if (verifier === undefined) {
       if (checkpoint.alg !== 'none' && !uncheckedNoted) {

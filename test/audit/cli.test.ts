@@ -86,6 +86,10 @@ describe('vectorwarden audit verify', () => {
   it('exits 2 on a usage error: no files, an unknown option', async () => {
     expect((await cli(['audit', 'verify'])).code).toBe(2)
     expect((await cli(['audit', 'verify', '--frobnicate', 'x'])).code).toBe(2)
+    // a trusted size must be a decimal whole number: '' would otherwise mean 0, which turns the check off
+    for (const size of ['', '0x10', '1e3', '-1', '1.5', ' 7']) {
+      expect((await cli(['audit', 'verify', '--trusted-size', size, '--trusted-root', 'a'.repeat(64), 'audit.log'])).code).toBe(2)
+    }
   })
 
   it('exits 1 when a file cannot be read', async () => {

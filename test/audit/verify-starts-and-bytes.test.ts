@@ -100,3 +100,18 @@ describe('verifyAuditLog and the bytes of a line', () => {
     expect((await verifyAuditLog({ files: [path] })).ok).toBe(false)
   })
 })
+
+describe('verifyAuditLog and the name of the log', () => {
+  it('refuses a log of another origin signed by the same key when the expected origin is given', async () => {
+    const path = join(directory.path, `case-${cases++}.log`)
+    const other = fileAuditSink({ path, checkpoint: { every: 7, signer: ed25519CheckpointSigner(keys.privateKey, NAME), origin: 'another-host' }, onAlarm: () => {} })
+    await Promise.all(Array.from({ length: 3 }, (_, i) => other.write(sampleEvent(i))))
+    await other.close()
+    // the key name pins the signer, not the log: without an origin the other host's log verifies
+    expect((await verifyAuditLog({ files: [path], publicKey: keys.publicKey, keyName: NAME })).ok).toBe(true)
+    const pinned = await verifyAuditLog({ files: [path], publicKey: keys.publicKey, keyName: NAME, origin: NAME })
+    expect(pinned.ok).toBe(false)
+    expect(pinned.problems.map((problem) => problem.kind)).toContain('signature')
+    expect((await verify(joined(lines), { origin: NAME })).ok).toBe(true)
+  })
+})

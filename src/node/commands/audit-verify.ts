@@ -15,6 +15,7 @@ Exit code 0 when the log is intact, 1 when anything is wrong, 2 on a usage error
 options:
   --public-key <file>     Ed25519 public key (PEM) that signs the checkpoints
   --key-name <name>       the key's C2SP name (default: each checkpoint's origin)
+  --origin <name>         the log's name: every checkpoint must carry it (another log signed by the same key fails)
   --hmac-key-env <VAR>    read an HMAC-SHA256 checkpoint key (hex) from this environment variable
   --trusted-size <n>      a tree head kept outside the log: its size …
   --trusted-root <base64> … and its root; the log must contain it
@@ -76,6 +77,7 @@ export const auditVerifyCommand: CliCommand = {
     try {
       if (values['public-key'] !== undefined) options.publicKey = readFileSync(at(values['public-key']), 'utf8')
       if (values['key-name'] !== undefined) options.keyName = values['key-name']
+      if (values.origin !== undefined) options.origin = values.origin
       if (values['hmac-key-env'] !== undefined) {
         const hex = io.env[values['hmac-key-env']]
         if (hex === undefined || !/^([0-9a-fA-F]{2})+$/.test(hex)) throw new Error(`${values['hmac-key-env']} does not hold a hex key`)
@@ -85,8 +87,10 @@ export const auditVerifyCommand: CliCommand = {
         throw new Error('--trusted-size and --trusted-root go together')
       }
       if (values['trusted-size'] !== undefined && values['trusted-root'] !== undefined) {
-        const size = Number(values['trusted-size'])
-        if (!Number.isSafeInteger(size) || size < 0) throw new Error('--trusted-size must be a whole number')
+        // decimal digits only: Number() would read '' as 0 (no check at all), and '0x10' or '1e3' as other numbers
+        const text = values['trusted-size']
+        const size = /^(0|[1-9][0-9]*)$/.test(text) ? Number(text) : Number.NaN
+        if (!Number.isSafeInteger(size)) throw new Error('--trusted-size must be a whole number in decimal')
         options.trustedCheckpoint = { size, root: values['trusted-root'] }
       }
     } catch (error) {
@@ -114,6 +118,7 @@ function parseOptions(args: readonly string[]) {
     options: {
       'public-key': { type: 'string' },
       'key-name': { type: 'string' },
+      origin: { type: 'string' },
       'hmac-key-env': { type: 'string' },
       'trusted-size': { type: 'string' },
       'trusted-root': { type: 'string' },
