@@ -343,7 +343,8 @@ export function resolveAnalyticsOptions(options: AnalyticsOptions): ResolvedAnal
       reason: 'invalid_analytics_options',
     })
   }
-  const responses = { ...DEFAULT_RESPONSES, ...options.responses }
+  const defined = <T extends object>(value: T | undefined): Partial<T> => Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>
+  const responses = { ...DEFAULT_RESPONSES, ...defined(options.responses) }
   const usesRevoke = Object.values(responses).includes('revoke') || risk.revokeAt !== undefined
   if (usesRevoke && options.revocations === undefined) {
     throw new ConfigError('analytics: a revoke response needs a revocation list (options.revocations)', {
@@ -388,7 +389,7 @@ export function resolveAnalyticsOptions(options: AnalyticsOptions): ResolvedAnal
       ttlMs: Math.ceil((limit.capacity / limit.refillPerSecond) * 1000) + windowMs,
     })),
     responses,
-    weights: { ...DEFAULT_WEIGHTS, ...risk.weights },
+    weights: { ...DEFAULT_WEIGHTS, ...defined(risk.weights) },
     halfLifeMs: risk.halfLifeMs ?? 3_600_000,
     stepUpAt,
     denyAt,

@@ -103,6 +103,7 @@ const adapterSchema = z.custom<VectorStoreAdapterV1>(
     isObject(value) &&
     value.specificationVersion === 'v1' &&
     isObject(value.capabilities) &&
+    ['maxBatchSize', 'maxTopK', 'maxIdsPerCall'].every((name) => Number.isInteger((value.capabilities as Record<string, unknown>)[name]) && ((value.capabilities as Record<string, number>)[name] as number) > 0) &&
     ['doQuery', 'doUpsert', 'doFetch', 'doDelete', 'doCount', 'doScroll', 'doUpdate', 'doCreateCollection'].every((name) =>
       hasFunction(value, name),
     ),
@@ -125,7 +126,7 @@ const protectorSchema = z.custom<FieldProtector>(
 )
 const positive = z.number().int().positive()
 
-const optionsSchema = z.object({
+const optionsSchema = z.strictObject({
   adapter: adapterSchema,
   authenticators: z.union([authenticatorSchema, z.array(authenticatorSchema).min(1, 'at least one authenticator is required')]),
   policy: policySchema,

@@ -96,10 +96,11 @@ export function spy(adapter: VectorStoreAdapterV1, capabilities: Partial<VectorS
 
 export async function setup(options: Partial<WardenOptions> & { capabilities?: Partial<VectorStoreAdapterV1['capabilities']> } = {}) {
   const store = memoryAdapter()
-  const spied = spy(store, options.capabilities)
+  const { capabilities, ...wardenOptions } = options
+  const spied = spy(store, capabilities)
   const sink = memoryAuditSink()
   const policy = tenancyPolicy()
-  const warden = createWarden({ adapter: spied.adapter, authenticators: [tableAuthenticator()], policy, audit: sink, ...options })
+  const warden = createWarden({ adapter: spied.adapter, authenticators: [tableAuthenticator()], policy, audit: sink, ...wardenOptions })
   const admin = await warden.session('Bearer tok-admin-0123456789')
   await admin.createCollection('docs', { dimension: 3, distance: 'cosine' })
   const alice = await warden.session('Bearer tok-alice-0123456789')

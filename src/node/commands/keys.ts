@@ -1,6 +1,7 @@
 // `vectorwarden keys …`: generates keys and manages a keyring document (add, promote, retire, shred, list)
 
-import { readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { generateKey, generateKeyText, type KeyProvider, Keyring, localKeyProvider, parseKeyringDocument } from '../../crypto/index.js'
@@ -70,10 +71,17 @@ function writeDocument(path: string, document: unknown, exclusive: boolean): voi
     writeFileSync(path, text, { flag: 'wx', mode: 0o600 })
     return
   }
-  // write then rename: a crash never leaves half a keyring
-  const temporary = `${path}.${process.pid}.tmp`
-  writeFileSync(temporary, text, { mode: 0o600 })
-  renameSync(temporary, path)
+  // never through a symlink: rename would replace the link and leave the document it points to as it was
+  if (lstatSync(path).isSymbolicLink()) throw Object.assign(new Error(`${path} is a symbolic link; pass the real path`), { code: 'ELOOP' })
+  // write then rename: a crash never leaves half a keyring; O_EXCL on an unpredictable name never follows a planted link
+  const temporary = `${path}.${randomBytes(8).toString('hex')}.tmp`
+  writeFileSync(temporary, text, { flag: 'wx', mode: 0o600 })
+  try {
+    renameSync(temporary, path)
+  } catch (error) {
+    rmSync(temporary, { force: true })
+    throw error
+  }
 }
 
 /**
