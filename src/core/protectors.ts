@@ -1,5 +1,6 @@
 // several protection stages as one: field encryption and vector encryption side by side
 
+import { ConfigError } from '../errors.js'
 import type { FieldProtector, UnprotectedRecord } from '../spec/protection.js'
 import type { FetchedRecord } from '../spec/records.js'
 
@@ -10,6 +11,15 @@ import type { FetchedRecord } from '../spec/records.js'
  */
 export function composeProtectors(protectors: readonly FieldProtector[]): FieldProtector {
   if (protectors.length === 1) return protectors[0] as FieldProtector
+  // field encryption refuses reserved fields in what it protects, and vector encryption adds its own: a vector stage
+  // first would make every write fail (field encryption is recognised by its encryptValue)
+  const firstField = protectors.findIndex((protector) => typeof (protector as { encryptValue?: unknown }).encryptValue === 'function')
+  const firstVector = protectors.findIndex((protector) => typeof protector.protectQueryVector === 'function')
+  if (firstField >= 0 && firstVector >= 0 && firstVector < firstField) {
+    throw new ConfigError('encryption: give field encryption before vector encryption ([fieldEncryption(...), vectorEncryption(...)])', {
+      reason: 'invalid_encryption_order',
+    })
+  }
   const reversed = [...protectors].reverse()
   const covering = (collection: string) => protectors.filter((protector) => protector.covers(collection))
   return {

@@ -1,11 +1,12 @@
 // the vector-encryption stage: encrypts embeddings on write and queries, checks and decrypts them on read
 
-import { ConfigError, IntegrityError, WardenError } from '../../errors.js'
+import { ConfigError, InputError, IntegrityError, WardenError } from '../../errors.js'
 import type { FilterNode } from '../../spec/filter.js'
 import type { FieldProtector, PlainRecord, ProtectionContext, UnprotectedRecord, UnprotectResult } from '../../spec/protection.js'
 import type { Distance, FetchedRecord, Metadata } from '../../spec/records.js'
 import type { Keyring } from '../keyring.js'
 import { type CollectionVectorConfig, VECTOR_METADATA_FIELDS, type VectorCipherSource, vectorBinding, vectorCipherSource } from './keys.js'
+import { isWellFormed } from '../bytes.js'
 
 /** Options of {@link vectorEncryption}. */
 export interface VectorEncryptionOptions {
@@ -66,6 +67,12 @@ export function vectorEncryption(options: VectorEncryptionOptions): FieldProtect
   }
   const tenantField = options.tenantField
 
+  /** One rule for both directions: the record's tenant field when configured and set, else the caller's tenant. */
+  const tenantOf = (context: ProtectionContext, metadata: Metadata | undefined): string | undefined => {
+    const recordTenant = tenantField === undefined ? undefined : metadata?.[tenantField]
+    return typeof recordTenant === 'string' && recordTenant !== '' ? recordTenant : context.tenant
+  }
+
   const sourceOf = (collection: string) => {
     const entry = sources.get(collection)
     if (entry === undefined) throw new TypeError(`vectorEncryption does not cover collection ${collection}`)
@@ -82,10 +89,14 @@ export function vectorEncryption(options: VectorEncryptionOptions): FieldProtect
 
     async protect(records: readonly PlainRecord[], context: ProtectionContext) {
       const source = sourceOf(context.collection)
-      const { keyId, cipher } = source.forWrite({ collection: context.collection, tenant: context.tenant })
       return records.map((record) => {
+        const tenant = tenantOf(context, record.metadata as Metadata | undefined)
+        if (context.tenant !== undefined && tenant !== context.tenant) {
+          throw new InputError('a record of another tenant cannot be written under this tenant', { path: 'metadata', reason: 'tenant_mismatch' })
+        }
+        const { keyId, cipher } = source.forWrite({ collection: context.collection, tenant })
         const encrypted = cipher.encrypt(record.vector, {
-          associatedData: vectorBinding({ tenant: context.tenant, collection: context.collection, namespace: context.namespace, id: record.id }),
+          associatedData: vectorBinding({ tenant, collection: context.collection, namespace: context.namespace, id: record.id }),
         })
         const metadata = {
           ...(record.metadata as Metadata | undefined),
@@ -120,8 +131,13 @@ export function vectorEncryption(options: VectorEncryptionOptions): FieldProtect
         }
         let vector: Float32Array | undefined
         if (record.vector !== undefined) {
-          const recordTenant = tenantField === undefined ? undefined : metadata?.[tenantField]
-          const tenant = typeof recordTenant === 'string' ? recordTenant : context.tenant
+          // the binding encodes the id as UTF-8, which maps a lone surrogate to U+FFFD: such an id (the warden never
+          // writes one) could carry another record's vector
+          if (!isWellFormed(record.id)) {
+            failures.push({ id: record.id, reason: 'vector_invalid_id' })
+            continue
+          }
+          const tenant = tenantOf(context, metadata)
           try {
             vector = source.forRead({ collection: context.collection, tenant }, keyId).decrypt(
               { vector: record.vector, nonce, tag },

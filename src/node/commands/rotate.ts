@@ -113,7 +113,7 @@ export const command: CliCommand = {
         onProgress: (progress) => io.stdout(values.json ? `${JSON.stringify(progress)}\n` : line(progress)),
       })
       for (const failure of values.json ? [] : result.failures) io.stdout(`failed: ${failure.id} (${failure.reason})\n`)
-      if (!values.json) io.stdout(result.failed === 0 ? 'every record verified; older keys can be retired once all collections are rotated\n' : 'some records failed verification: investigate before retiring keys\n')
+      if (!values.json) io.stdout(result.failed === 0 ? 'every record verified; older keys can be retired once all collections are rotated (not while stored vectors still use them: vector encryption is not rotated here)\n' : 'some records failed verification: investigate before retiring keys\n')
       return result.failed === 0 ? 0 : 1
     } catch (error) {
       if (!WardenError.isInstance(error)) throw error
