@@ -11,28 +11,9 @@ import { createSignalHub } from '../../src/auth/signals.js'
 import { createWarden } from '../../src/core/index.js'
 import { AuthenticationError } from '../../src/errors.js'
 import type { Authenticator, ContinuousCheck, Principal, SessionInfo } from '../../src/spec/auth.js'
-import type { PolicyDecisionPoint } from '../../src/spec/policy.js'
+import { allowAll, reasonOf } from './_helpers.js'
 import { claims, compact, NOW, NOW_SECONDS, signers, staticKeys } from './_jwt-fixtures.js'
 
-const allowAll: PolicyDecisionPoint = {
-  id: 'allow-all',
-  version: '1',
-  decide: () => ({
-    effect: 'allow',
-    matchedRules: ['all'],
-    obligations: { rowFilter: null, stamp: {}, readableFields: '*', writableFields: '*', decryptableFields: '*', readVectors: true },
-  }),
-}
-
-/** The reason of the AuthenticationError a call fails with (anything else fails the test). */
-async function reasonOf(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  )
-  if (!AuthenticationError.isInstance(error)) throw new Error(`expected an AuthenticationError, got ${String(error)}`)
-  return error.reason
-}
 
 const WORKLOAD = 'spiffe://example.org/ns/prod/sa/indexer'
 // a JWT-SVID may omit iat (and then no maximum age applies either)

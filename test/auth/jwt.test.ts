@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { type JwtAuthenticatorOptions, jwtAuthenticator } from '../../src/auth/jwt.js'
 import { memoryRevocationList } from '../../src/auth/revocation.js'
-import { AuthenticationError, ConfigError } from '../../src/errors.js'
+import { ConfigError } from '../../src/errors.js'
 import type { Authenticator, Principal } from '../../src/spec/auth.js'
 import {
   AUDIENCE,
@@ -20,6 +20,7 @@ import {
   staticKeys,
   token,
 } from './_jwt-fixtures.js'
+import { reasonOf } from './_helpers.js'
 
 const bearer = (value: string) => ({ scheme: 'bearer' as const, value })
 
@@ -34,14 +35,6 @@ function rsAuthenticator(overrides: Partial<JwtAuthenticatorOptions> = {}): Auth
   })
 }
 
-async function reasonOf(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  )
-  if (!AuthenticationError.isInstance(error)) throw new Error(`expected an AuthenticationError, got ${String(error)}`)
-  return error.reason
-}
 
 function configReason(build: () => unknown): string {
   try {

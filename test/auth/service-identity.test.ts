@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { isSpiffeId, jwtSvidAuthenticator, serviceIdentityAuthenticator } from '../../src/auth/service-identity.js'
-import { AuthenticationError } from '../../src/errors.js'
 import type { RequestContext } from '../../src/spec/auth.js'
+import { reasonOf } from './_helpers.js'
 import { claims, clock, compact, ec, NOW_SECONDS, publicJwk, signers } from './_jwt-fixtures.js'
 
 const peer = { scheme: 'peer' as const }
 
-async function reasonOf(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  )
-  if (!AuthenticationError.isInstance(error)) throw new Error(`expected an AuthenticationError, got ${String(error)}`)
-  return error.reason
-}
 
 describe('isSpiffeId', () => {
   it.each([

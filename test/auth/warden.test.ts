@@ -11,18 +11,9 @@ import { createSignalHub } from '../../src/auth/signals.js'
 import { createWarden } from '../../src/core/index.js'
 import { AuthenticationError } from '../../src/errors.js'
 import type { Authenticator, RequestContext } from '../../src/spec/auth.js'
-import type { PolicyDecisionPoint } from '../../src/spec/policy.js'
 import { AUDIENCE, claims, compact, ISSUER, NOW, NOW_SECONDS, signers, staticKeys, token } from './_jwt-fixtures.js'
+import { allowAll, reasonOf } from './_helpers.js'
 
-const allowAll: PolicyDecisionPoint = {
-  id: 'allow-all',
-  version: '1',
-  decide: () => ({
-    effect: 'allow',
-    matchedRules: ['all'],
-    obligations: { rowFilter: null, stamp: {}, readableFields: '*', writableFields: '*', decryptableFields: '*', readVectors: true },
-  }),
-}
 
 async function setup(extra: { authenticators?: Authenticator[] } = {}) {
   let now = NOW
@@ -53,14 +44,6 @@ async function setup(extra: { authenticators?: Authenticator[] } = {}) {
   return { warden, revocations, signals, sink, store, key, open, call, advance: (ms: number) => (now += ms) }
 }
 
-async function reasonOf(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  )
-  if (!AuthenticationError.isInstance(error)) throw new Error(`expected an AuthenticationError, got ${String(error)}`)
-  return error.reason
-}
 
 const jwt = (claims: Record<string, unknown> = {}) => `Bearer ${token({ claims: { sid: 'idp-sid-1', tenant: 'acme', ...claims } })}`
 

@@ -7,20 +7,12 @@ import { createWarden } from '../../src/core/index.js'
 import { fieldEncryption, generateKey, Keyring } from '../../src/crypto/index.js'
 import { vectorEncryption } from '../../src/crypto/vector/index.js'
 import { definePolicy } from '../../src/policy/index.js'
+import { unitVector } from './_helpers.js'
 import { tableAuthenticator } from '../core/helpers.js'
 
 const dimension = 16
 
-function unit(seed: number): number[] {
-  let state = seed * 2654435761 || 1
-  const out: number[] = []
-  for (let i = 0; i < dimension; i++) {
-    state = (state * 1103515245 + 12345) >>> 0
-    out.push(state / 4294967296 - 0.5)
-  }
-  const norm = Math.hypot(...out)
-  return out.map((value) => value / norm)
-}
+const unit = (seed: number): number[] => unitVector(seed, dimension)
 
 async function world(options: { withFields?: boolean } = {}) {
   const keyring = new Keyring({ keys: [{ id: 'k1', material: generateKey(), state: 'primary' }] })

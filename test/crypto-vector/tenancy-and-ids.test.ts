@@ -10,19 +10,11 @@ import { vectorEncryption } from '../../src/crypto/vector/index.js'
 import { ConfigError, InputError } from '../../src/errors.js'
 import { definePolicy } from '../../src/policy/index.js'
 import type { Decision, PolicyDecisionPoint } from '../../src/spec/policy.js'
+import { unitVector } from './_helpers.js'
 import { obligations, tableAuthenticator, tenantFilter } from '../core/helpers.js'
 
 const dimension = 16
-function unit(seed: number): number[] {
-  let state = seed * 2654435761 || 1
-  const out: number[] = []
-  for (let i = 0; i < dimension; i++) {
-    state = (state * 1103515245 + 12345) >>> 0
-    out.push(state / 4294967296 - 0.5)
-  }
-  const norm = Math.hypot(...out)
-  return out.map((value) => value / norm)
-}
+const unit = (seed: number): number[] => unitVector(seed, dimension)
 
 // tenants are confined and stamped; the operator (no tenant) sees every row, as a rotation job or an ingester would
 const policy: PolicyDecisionPoint = {
