@@ -30,6 +30,7 @@ export {
   type KeyProvider,
   Keyring,
   type KeyringDocument,
+  keyringDocumentDigest,
   type KeyScope,
   type KeyState,
   localKeyProvider,

@@ -12,7 +12,7 @@ export {
   RESERVED_PREFIX,
 } from './field-encryption.js'
 export { type DerivedKey, type DeriveOptions, generateKey, type KeyInfo, type KeyInput, type KeyPurpose, Keyring, type KeyScope, type KeyState } from './keyring.js'
-export { generateKeyText, type KeyContext, type KeyProvider, type KeyringDocument, localKeyProvider, parseKeyringDocument } from './providers.js'
+export { generateKeyText, type KeyContext, type KeyProvider, type KeyringDocument, keyringDocumentDigest, localKeyProvider, parseKeyringDocument } from './providers.js'
 export { RECORD_MAC_FIELD } from './record-mac.js'
 export { type ReencryptOptions, type ReencryptProgress, reencryptCollection } from './reencrypt.js'
 export { SUITES, type SuiteName } from './suites.js'

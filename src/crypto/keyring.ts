@@ -3,7 +3,7 @@
 import { ConfigError, InputError, IntegrityError } from '../errors.js'
 import { type Platform, platform as defaultPlatform } from '../platform/index.js'
 import { framed, isWellFormed, KEY_ID_PATTERN } from './bytes.js'
-import { type KeyProvider, type KeyringDocument, parseKeyringDocument } from './providers.js'
+import { type KeyProvider, type KeyringDocument, keyringDocumentDigest, parseKeyringDocument } from './providers.js'
 
 /** The length of a derived subkey unless asked otherwise (bytes); the only one not bound into the HKDF info. */
 const DEFAULT_SUBKEY_LENGTH = 32
@@ -300,13 +300,18 @@ export class Keyring {
    * ```
    */
   async export(provider: KeyProvider): Promise<KeyringDocument> {
+    const entries = [...this.#entries.values()]
+    const shreddedTenants = [...this.#shredded]
+    const metadata = entries.map((entry) => ({ id: entry.id, ...(entry.tenant === undefined ? {} : { tenant: entry.tenant }), state: entry.state, createdAt: entry.createdAt }))
+    // version 2: every wrap binds the digest of all the metadata, so none of it can be edited without the KEK
+    const document = keyringDocumentDigest(this.#platform, { provider: provider.name, keys: metadata, shreddedTenants })
     const keys: KeyringDocument['keys'][number][] = []
-    for (const entry of this.#entries.values()) {
-      const context = entry.tenant === undefined ? { keyId: entry.id } : { keyId: entry.id, tenant: entry.tenant }
+    for (const [index, entry] of entries.entries()) {
+      const context = entry.tenant === undefined ? { keyId: entry.id, document } : { keyId: entry.id, tenant: entry.tenant, document }
       const wrapped = await provider.wrapKey(entry.material, context)
-      keys.push({ id: entry.id, ...(entry.tenant === undefined ? {} : { tenant: entry.tenant }), state: entry.state, createdAt: entry.createdAt, wrapped })
+      keys.push({ ...(metadata[index] as (typeof metadata)[number]), wrapped })
     }
-    return { format: 'vectorwarden-keyring', version: 1, provider: provider.name, keys, shreddedTenants: [...this.#shredded] }
+    return { format: 'vectorwarden-keyring', version: 2, provider: provider.name, keys, shreddedTenants }
   }
 
   /**
@@ -320,9 +325,13 @@ export class Keyring {
    */
   static async load(document: unknown, provider: KeyProvider, options: { readonly platform?: Platform } = {}): Promise<Keyring> {
     const parsed = parseKeyringDocument(document)
+    const platform = options.platform ?? defaultPlatform
+    // version 2 binds the metadata into every wrap: an edited state, key set or shred list makes every key fail
+    const digest = parsed.version === 2 ? keyringDocumentDigest(platform, parsed) : undefined
     const keys: KeyInput[] = []
     for (const key of parsed.keys) {
-      const context = key.tenant === undefined ? { keyId: key.id } : { keyId: key.id, tenant: key.tenant }
+      const base = key.tenant === undefined ? { keyId: key.id } : { keyId: key.id, tenant: key.tenant }
+      const context = digest === undefined ? base : { ...base, document: digest }
       let material: Uint8Array
       try {
         material = await provider.unwrapKey(key.wrapped, context)

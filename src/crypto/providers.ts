@@ -9,6 +9,12 @@ import { framed, KEY_ID_PATTERN } from './bytes.js'
 export interface KeyContext {
   readonly keyId: string
   readonly tenant?: string
+  /**
+   * In version 2 documents: {@link keyringDocumentDigest} of the document's metadata (every key's id, tenant, state
+   * and creation time, the shredded tenants). Binding it into every wrap means the metadata cannot be edited without
+   * the KEK: a retired key made primary again, or a shred undone, no longer unwraps.
+   */
+  readonly document?: string
 }
 
 /**
@@ -45,7 +51,8 @@ export interface KeyProvider {
 /** A keyring at rest: every key wrapped by a key provider, nothing in clear. */
 export interface KeyringDocument {
   readonly format: 'vectorwarden-keyring'
-  readonly version: 1
+  /** 2 (written): the metadata is bound into every wrap; 1 (read only): only each key's id and tenant are. */
+  readonly version: 1 | 2
   readonly provider: string
   readonly keys: readonly {
     readonly id: string
@@ -59,7 +66,7 @@ export interface KeyringDocument {
 
 const documentSchema = z.object({
   format: z.literal('vectorwarden-keyring'),
-  version: z.literal(1),
+  version: z.union([z.literal(1), z.literal(2)]),
   provider: z.string(),
   keys: z.array(
     z.object({
@@ -92,6 +99,28 @@ export function parseKeyringDocument(document: unknown): KeyringDocument {
 
 const WRAP_PREFIX = 'vwk1.'
 const WRAP_LABEL = 'vectorwarden/wrap/v1'
+const WRAP_LABEL_DOCUMENT = 'vectorwarden/wrap/v2'
+
+/**
+ * The digest (SHA-256, hex) of a keyring document's metadata: its provider, every key's id, tenant, state and
+ * creation time (sorted by id), and the shredded tenants (sorted). Version 2 documents bind it into every wrapped
+ * key ({@link KeyContext.document}).
+ *
+ * @example
+ * ```ts
+ * const digest = keyringDocumentDigest(platform, document)
+ * ```
+ */
+export function keyringDocumentDigest(
+  platform: Platform,
+  document: Pick<KeyringDocument, 'provider' | 'shreddedTenants'> & { readonly keys: readonly Omit<KeyringDocument['keys'][number], 'wrapped'>[] },
+): string {
+  const keys = [...document.keys]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((key) => [key.id, key.tenant ?? null, key.state, key.createdAt])
+  const shredded = [...document.shreddedTenants].sort()
+  return platform.sha256Hex(JSON.stringify(['vectorwarden-keyring/v2', document.provider, keys, shredded]))
+}
 
 function decodeKey(key: Uint8Array | string, platform: Platform, what: string): Uint8Array {
   let bytes: Uint8Array
@@ -124,7 +153,9 @@ export function localKeyProvider(options: { readonly kek: Uint8Array | string; r
   const platform = options.platform ?? defaultPlatform
   const kek = decodeKey(options.kek, platform, 'the key-encryption key')
   const aad = (context: KeyContext): Uint8Array =>
-    framed([platform.utf8Encode(WRAP_LABEL), platform.utf8Encode(context.keyId), platform.utf8Encode(context.tenant ?? '')])
+    context.document === undefined
+      ? framed([platform.utf8Encode(WRAP_LABEL), platform.utf8Encode(context.keyId), platform.utf8Encode(context.tenant ?? '')])
+      : framed([platform.utf8Encode(WRAP_LABEL_DOCUMENT), platform.utf8Encode(context.keyId), platform.utf8Encode(context.tenant ?? ''), platform.utf8Encode(context.document)])
   return {
     name: 'local',
     async wrapKey(key, context) {

@@ -152,7 +152,78 @@ describe('key providers', () => {
     const keyring = new Keyring({ keys: [{ id: 'k1', material: key, state: 'primary' }] })
     const document = await keyring.export(provider)
     await expect(Keyring.load(document, localKeyProvider({ kek: generateKey() }))).rejects.toThrow(ConfigError)
-    await expect(Keyring.load({ ...document, version: 2 }, provider)).rejects.toThrow(ConfigError)
+    await expect(Keyring.load({ ...document, version: 3 }, provider)).rejects.toThrow(ConfigError)
+  })
+
+  describe('a keyring document edited without the key-encryption key', () => {
+    async function rotated() {
+      const provider = localKeyProvider({ kek: generateKey() })
+      const keyring = new Keyring({ keys: [{ id: 'k1', material: generateKey(), state: 'primary' }] })
+      keyring.add({ id: 'k2', material: generateKey() })
+      keyring.promote('k2')
+      // k1 retired, say because it was suspected compromised
+      keyring.retire('k1')
+      keyring.add({ id: 'acme-1', material: generateKey(), tenant: 'acme', state: 'primary' })
+      keyring.add({ id: 'globex-1', material: generateKey(), tenant: 'globex', state: 'primary' })
+      keyring.shredTenant('globex')
+      const document = JSON.parse(JSON.stringify(await keyring.export(provider))) as {
+        version: number
+        keys: { id: string; state: string; tenant?: string; createdAt: number; wrapped: string }[]
+        shreddedTenants: string[]
+      }
+      return { provider, document }
+    }
+
+    it('loads as written (version 2: the metadata is bound into every wrap)', async () => {
+      const { provider, document } = await rotated()
+      expect(document.version).toBe(2)
+      const loaded = await Keyring.load(document, provider)
+      expect(loaded.primaryKeyId({ kind: 'collection', collection: 'docs' })).toBe('k2')
+      expect(loaded.isShredded('globex')).toBe(true)
+    })
+
+    it('is refused: a retired key made primary again, a tenant key retired, a shred undone, a key dropped', async () => {
+      const edits: ((document: Awaited<ReturnType<typeof rotated>>['document']) => void)[] = [
+        (document) => {
+          for (const key of document.keys) if (key.id === 'k1') key.state = 'primary'
+          for (const key of document.keys) if (key.id === 'k2') key.state = 'active'
+        },
+        (document) => {
+          for (const key of document.keys) if (key.id === 'acme-1') key.state = 'retired'
+        },
+        (document) => {
+          document.shreddedTenants = []
+        },
+        (document) => {
+          document.keys = document.keys.filter((key) => key.id !== 'acme-1')
+        },
+        (document) => {
+          for (const key of document.keys) key.createdAt += 1
+        },
+        // relabelled as version 1, whose wraps bind less: the keys were wrapped as version 2 and do not unwrap
+        (document) => {
+          document.version = 1
+          for (const key of document.keys) if (key.id === 'k1') key.state = 'primary'
+          for (const key of document.keys) if (key.id === 'k2') key.state = 'active'
+        },
+      ]
+      for (const edit of edits) {
+        const { provider, document } = await rotated()
+        edit(document)
+        await expect(Keyring.load(document, provider)).rejects.toSatisfy((error) => ConfigError.isInstance(error) && error.reason === 'key_unwrap_failed')
+      }
+    })
+
+    it('still loads a version 1 document, whose wraps bind each key’s id and tenant only', async () => {
+      const provider = localKeyProvider({ kek: generateKey() })
+      const material = generateKey()
+      const wrapped = await provider.wrapKey(material, { keyId: 'k1' })
+      const legacy = { format: 'vectorwarden-keyring', version: 1, provider: 'local', keys: [{ id: 'k1', state: 'primary', createdAt: 1, wrapped }], shreddedTenants: [] }
+      const loaded = await Keyring.load(legacy, provider)
+      expect(loaded.primaryKeyId({ kind: 'collection', collection: 'docs' })).toBe('k1')
+      // and the next export is version 2
+      expect((await loaded.export(provider)).version).toBe(2)
+    })
   })
 
   it('refuses weak or malformed key-encryption keys', () => {
