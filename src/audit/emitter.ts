@@ -64,8 +64,6 @@ interface Group extends Deferred {
 
 const newGroup = (): Group => ({ events: [], ...deferred() })
 
-const isPromise = (value: unknown): value is Promise<void> => isThenable(value)
-
 function describe(error: unknown): string {
   // only the class and code: a sink's message could quote the event
   if (typeof error === 'object' && error !== null) {
@@ -180,7 +178,7 @@ export function createAuditEmitter(options: AuditEmitterOptions): AuditEmitter {
         for (const earlier of pending ?? []) Promise.resolve(earlier).catch(() => {})
         return syncFailed(sink, error)
       }
-      if (isPromise(result)) {
+      if (isThenable(result)) {
         ;(pending ??= []).push(result)
         ;(names ??= []).push(sink.name ?? 'unnamed')
       }
@@ -212,7 +210,7 @@ export function createAuditEmitter(options: AuditEmitterOptions): AuditEmitter {
         for (const event of group.events) {
           const result = sink.write(event)
           // a group-committing sink hands every event of a group the same promise: wait for it once
-          if (result !== last && isPromise(result)) pending.push(result)
+          if (result !== last && isThenable(result)) pending.push(result)
           last = result
         }
       }

@@ -146,6 +146,9 @@ export function checkpointNote(checkpoint: Checkpoint): string {
   return `${checkpointBody(checkpoint)}\n\u2014 ${checkpoint.origin} ${toBase64(joined)}\n`
 }
 
+/** The members a checkpoint line may hold (optional ones included). */
+const CHECKPOINT_FIELDS: ReadonlySet<string> = new Set(['origin', 'size', 'root', 'last', 'time', 'reason', 'frontier', 'alg', 'keyId', 'sig'])
+
 /** Serializes a checkpoint as its log line (RFC 8785 form, no newline). */
 export function checkpointLine(checkpoint: Checkpoint): string {
   return canonicalize({ checkpoint })
@@ -188,9 +191,10 @@ export function parseLogLine(line: string): ParsedLine {
     ) {
       return { kind: 'malformed', detail: 'checkpoint fields missing or of the wrong type' }
     }
-    const known: Record<string, unknown> = {}
-    for (const key of ['origin', 'size', 'root', 'last', 'time', 'reason', 'frontier', 'alg', 'keyId', 'sig']) if (key in checkpoint) known[key] = checkpoint[key]
-    if (canonicalize({ checkpoint: known }) !== line) return { kind: 'malformed', detail: 'checkpoint line is not in canonical form' }
+    // byte for byte what the writer writes, and no member it does not write
+    if (Object.keys(checkpoint).some((key) => !CHECKPOINT_FIELDS.has(key)) || checkpointLine(checkpoint as unknown as Checkpoint) !== line) {
+      return { kind: 'malformed', detail: 'checkpoint line is not in canonical form' }
+    }
     return { kind: 'checkpoint', checkpoint: checkpoint as unknown as Checkpoint }
   }
   const { seq, prev, hash, event } = record

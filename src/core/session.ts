@@ -169,6 +169,15 @@ function checkInclude(include: unknown): boolean | readonly string[] {
 /** A limit as obligations carry one: absent, or a positive safe integer. */
 const isLimit = (value: unknown): boolean => value === undefined || (typeof value === 'number' && Number.isSafeInteger(value) && value > 0)
 
+// stamps already checked to hold metadata values (policies usually return the same objects again)
+const checkedStamps = new WeakSet<object>()
+const validStamp = (stamp: object): boolean => {
+  if (checkedStamps.has(stamp)) return true
+  if (!Object.values(stamp).every(isMetadataValue)) return false
+  checkedStamps.add(stamp)
+  return true
+}
+
 // row filters already checked to be positive allow-lists (policies usually return the same objects again)
 const positiveFilters = new WeakSet<FilterNode>()
 
@@ -191,7 +200,7 @@ function checkObligations(decision: Decision): AllowDecision {
     !isLimit(o.maxTopK) ||
     !isLimit(o.maxIds) ||
     !isLimit(o.maxDelete) ||
-    !Object.values(o.stamp).every(isMetadataValue)
+    !validStamp(o.stamp)
   ) {
     throw new AuthorizationError('the policy returned an allow without valid obligations; denied', { reason: 'invalid_decision' })
   }
@@ -401,8 +410,7 @@ export class Session {
           }
         }
       }
-      const stamped = Object.keys(o.stamp)
-      if (rowFilter !== null || o.writableFields !== '*' || stamped.length > 0) {
+      if (rowFilter !== null || o.writableFields !== '*' || Object.keys(o.stamp).length > 0) {
         // replacing a record is writing over all of it: every existing record with these ids must be ours too, and
         // may hold nothing this principal could not have written (a replace drops fields the new record lacks) and no
         // access-control value other than the one the principal stamps (a replace would take the record over)
@@ -764,108 +772,97 @@ export class Session {
     // after close() the audit trail is gone, so nothing may run; refused before anything happens
     if (host.closed) throw new AuthenticationError('the warden is closed', { reason: 'warden_closed' })
     host.enter()
+    // counted while it runs: close() waits for the calls it let in, their audit events included
     try {
-      return await this.#runAdmitted(operation, action, collection, options, includeVectors, body)
+      const config = host.config
+      const start = performance.now()
+      const now = config.now()
+      let context: RequestContext = this.#context
+      const report: Report = { request: {}, result: {} }
+      const analytics = config.analytics
+      let observed = false
+      let decision: Decision | undefined
+      let value: T
+      // the collection name once checked: analytics never sees a name that failed the check
+      let name: string | undefined
+      try {
+        if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+        context = mergeContext(this.#context, options.context)
+        // what the event records of the context, read now: a getter that throws or a value the trail cannot hold fails
+        // the call here, before the store is touched, and the event is still written
+        report.context = contextOf(context)
+        report.trace = traceOf(context)
+        name = collection === undefined ? undefined : checkCollection(collection)
+        if (name !== undefined) report.request.collection = name
+        const namespace = checkNamespace(options.namespace, config.adapter.capabilities)
+        if (namespace !== undefined) report.request.namespace = namespace
+        if (includeVectors) report.request.includeVectors = true
+        await this.#verify(context, now)
+        let policyContext = context
+        if (analytics !== undefined) {
+          const verdict = await analytics.before({ principal: this.principal, action, collection: name, context, now, sessionId: this.id })
+          if (verdict.flags.length > 0) report.anomalies = [...verdict.flags]
+          if (verdict.response !== 'allow') throw analyticsRefusal(verdict)
+          // the risk score reaches policy conditions as context.attributes.riskScore
+          policyContext = { ...context, attributes: { ...context.attributes, riskScore: verdict.riskScore } }
+        }
+        try {
+          decision = await config.policy.decide({
+            principal: this.principal,
+            action,
+            resource: namespace === undefined ? { collection: name } : { collection: name, namespace },
+            context: policyContext,
+            now,
+            includeVectors,
+          })
+        } catch {
+          throw new AuthorizationError('the policy could not decide; denied', { reason: 'policy_error' })
+        }
+        if (decision.effect !== 'allow') {
+          const reason = decision.code === 'step_up_required' ? 'step_up_required' : decision.code || 'denied'
+          throw new AuthorizationError(`denied: ${decision.reasons.join('; ') || 'no rule allows this'}`, { reason, reasons: decision.reasons })
+        }
+        const allowed = checkObligations(decision)
+        const scope: ProtectionContext =
+          namespace === undefined
+            ? { collection: name as string, tenant: this.principal.tenant, principal: this.principal }
+            : { collection: name as string, namespace, tenant: this.principal.tenant, principal: this.principal }
+        value = await body(allowed, scope, report, policyContext)
+        if (analytics !== undefined) {
+          observed = true
+          // a count, a delete or a listing returns no records: only reads feed the records metric
+          const recordCount = READS_RECORDS.has(action) ? (report.result.count ?? 0) : 0
+          const outcome = await analytics.after({
+            principal: this.principal,
+            action,
+            collection: name,
+            outcome: 'allowed',
+            recordCount,
+            ...(report.fieldsDecrypted === undefined ? {} : { fieldsDecrypted: report.fieldsDecrypted }),
+            now,
+            sessionId: this.id,
+          })
+          if (outcome.flags.length > 0) report.anomalies = [...(report.anomalies ?? []), ...outcome.flags]
+          // the call that crossed a threshold does not deliver its results
+          if (outcome.response !== 'allow') throw analyticsRefusal(outcome)
+        }
+      } catch (error) {
+        if (analytics !== undefined && !observed) {
+          try {
+            const outcome = await analytics.after({ principal: this.principal, action, collection: name, outcome: outcomeOf(error), now, sessionId: this.id })
+            if (outcome.flags.length > 0) report.anomalies = [...(report.anomalies ?? []), ...outcome.flags]
+          } catch {
+            // the call already failed; its own error is the one to report
+          }
+        }
+        await this.#audit(operation, action, collection, now, start, decision, report, error)
+        throw error
+      }
+      await this.#audit(operation, action, collection, now, start, decision, report, undefined)
+      return value
     } finally {
       host.leave()
     }
-  }
-
-  async #runAdmitted<T>(
-    operation: string,
-    action: Action,
-    collection: string | undefined,
-    options: CallOptions,
-    includeVectors: boolean,
-    body: (decision: AllowDecision, scope: ProtectionContext, report: Report, context: RequestContext) => Promise<T>,
-  ): Promise<T> {
-    const host = this.#host
-    const config = host.config
-    const start = performance.now()
-    const now = config.now()
-    let context: RequestContext = this.#context
-    const report: Report = { request: {}, result: {} }
-    const analytics = config.analytics
-    let observed = false
-    let decision: Decision | undefined
-    let value: T
-    // the collection name once checked: analytics never sees a name that failed the check
-    let name: string | undefined
-    try {
-      if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
-      context = mergeContext(this.#context, options.context)
-      // what the event records of the context, read now: a getter that throws or a value the trail cannot hold fails
-      // the call here, before the store is touched, and the event is still written
-      report.context = contextOf(context)
-      report.trace = traceOf(context)
-      name = collection === undefined ? undefined : checkCollection(collection)
-      if (name !== undefined) report.request.collection = name
-      const namespace = checkNamespace(options.namespace, config.adapter.capabilities)
-      if (namespace !== undefined) report.request.namespace = namespace
-      if (includeVectors) report.request.includeVectors = true
-      await this.#verify(context, now)
-      let policyContext = context
-      if (analytics !== undefined) {
-        const verdict = await analytics.before({ principal: this.principal, action, collection: name, context, now, sessionId: this.id })
-        if (verdict.flags.length > 0) report.anomalies = [...verdict.flags]
-        if (verdict.response !== 'allow') throw analyticsRefusal(verdict)
-        // the risk score reaches policy conditions as context.attributes.riskScore
-        policyContext = { ...context, attributes: { ...context.attributes, riskScore: verdict.riskScore } }
-      }
-      try {
-        decision = await config.policy.decide({
-          principal: this.principal,
-          action,
-          resource: namespace === undefined ? { collection: name } : { collection: name, namespace },
-          context: policyContext,
-          now,
-          includeVectors,
-        })
-      } catch {
-        throw new AuthorizationError('the policy could not decide; denied', { reason: 'policy_error' })
-      }
-      if (decision.effect !== 'allow') {
-        const reason = decision.code === 'step_up_required' ? 'step_up_required' : decision.code || 'denied'
-        throw new AuthorizationError(`denied: ${decision.reasons.join('; ') || 'no rule allows this'}`, { reason, reasons: decision.reasons })
-      }
-      const allowed = checkObligations(decision)
-      const scope: ProtectionContext =
-        namespace === undefined
-          ? { collection: name as string, tenant: this.principal.tenant, principal: this.principal }
-          : { collection: name as string, namespace, tenant: this.principal.tenant, principal: this.principal }
-      value = await body(allowed, scope, report, policyContext)
-      if (analytics !== undefined) {
-        observed = true
-        // a count, a delete or a listing returns no records: only reads feed the records metric
-        const recordCount = READS_RECORDS.has(action) ? (report.result.count ?? 0) : 0
-        const outcome = await analytics.after({
-          principal: this.principal,
-          action,
-          collection: name,
-          outcome: 'allowed',
-          recordCount,
-          ...(report.fieldsDecrypted === undefined ? {} : { fieldsDecrypted: report.fieldsDecrypted }),
-          now,
-          sessionId: this.id,
-        })
-        if (outcome.flags.length > 0) report.anomalies = [...(report.anomalies ?? []), ...outcome.flags]
-        // the call that crossed a threshold does not deliver its results
-        if (outcome.response !== 'allow') throw analyticsRefusal(outcome)
-      }
-    } catch (error) {
-      if (analytics !== undefined && !observed) {
-        try {
-          const outcome = await analytics.after({ principal: this.principal, action, collection: name, outcome: outcomeOf(error), now, sessionId: this.id })
-          if (outcome.flags.length > 0) report.anomalies = [...(report.anomalies ?? []), ...outcome.flags]
-        } catch {
-          // the call already failed; its own error is the one to report
-        }
-      }
-      await this.#audit(operation, action, collection, now, start, decision, report, error)
-      throw error
-    }
-    await this.#audit(operation, action, collection, now, start, decision, report, undefined)
-    return value
   }
 
   async #verify(context: RequestContext, now: number): Promise<void> {

@@ -304,10 +304,10 @@ export class Keyring {
     const shreddedTenants = [...this.#shredded]
     const metadata = entries.map((entry) => ({ id: entry.id, ...(entry.tenant === undefined ? {} : { tenant: entry.tenant }), state: entry.state, createdAt: entry.createdAt }))
     // version 2: every wrap binds the digest of all the metadata, so none of it can be edited without the KEK
-    const document = keyringDocumentDigest(this.#platform, { provider: provider.name, keys: metadata, shreddedTenants })
+    const digest = keyringDocumentDigest(this.#platform, { provider: provider.name, keys: metadata, shreddedTenants })
     const keys: KeyringDocument['keys'][number][] = []
     for (const [index, entry] of entries.entries()) {
-      const context = entry.tenant === undefined ? { keyId: entry.id, document } : { keyId: entry.id, tenant: entry.tenant, document }
+      const context = entry.tenant === undefined ? { keyId: entry.id, document: digest } : { keyId: entry.id, tenant: entry.tenant, document: digest }
       const wrapped = await provider.wrapKey(entry.material, context)
       keys.push({ ...(metadata[index] as (typeof metadata)[number]), wrapped })
     }

@@ -75,6 +75,29 @@ export interface VerifyAuditLogOptions {
   readonly origin?: string
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** The UTF-8 text of a line, or undefined when its bytes are not valid UTF-8. */
+function strictUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes)
+  } catch {
+    return undefined
+  }
+}
+
+/** A file's bytes split at every newline (the last piece is empty when the file ends with one). */
+function splitLines(bytes: Uint8Array): Uint8Array[] {
+  const pieces: Uint8Array[] = []
+  let start = 0
+  for (let at = bytes.indexOf(0x0a); at >= 0; at = bytes.indexOf(0x0a, start)) {
+    pieces.push(bytes.subarray(start, at))
+    start = at + 1
+  }
+  pieces.push(bytes.subarray(start))
+  return pieces
+}
+
 interface LogRecord {
   readonly file: string
   readonly line: number
@@ -146,22 +169,19 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Au
   // ---- read and order the files ----------------------------------------------------------------------------------
   const perFile: { file: string; records: LogRecord[]; key: number }[] = []
   for (const file of options.files) {
-    let text: string
-    try {
-      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(await readFile(file))
-    } catch (error) {
-      if ((error as { code?: string }).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') text = '\u0000invalid UTF-8'
-      else throw error
-    }
-    const pieces = text.split('\n')
-    const endsClean = pieces.at(-1) === ''
+    const pieces = splitLines(await readFile(file))
+    const endsClean = pieces.at(-1)?.length === 0
     if (endsClean) pieces.pop()
-    const records: LogRecord[] = pieces.map((piece, index) => ({
-      file,
-      line: index + 1,
-      parsed: parseLogLine(piece),
-      torn: !endsClean && index === pieces.length - 1,
-    }))
+    const records: LogRecord[] = pieces.map((piece, index) => {
+      // strict UTF-8, line by line: a lenient decoder would read an invalid byte as the U+FFFD a hash may cover
+      const line = strictUtf8(piece)
+      return {
+        file,
+        line: index + 1,
+        parsed: line === undefined ? { kind: 'malformed', detail: 'line is not valid UTF-8' } : parseLogLine(line),
+        torn: !endsClean && index === pieces.length - 1,
+      }
+    })
     let key = Number.POSITIVE_INFINITY
     for (const record of records) {
       if (record.parsed.kind === 'entry') {

@@ -10,7 +10,7 @@ import { jwtSvidAuthenticator, serviceIdentityAuthenticator } from '../../src/au
 import { createSignalHub } from '../../src/auth/signals.js'
 import { createWarden } from '../../src/core/index.js'
 import { AuthenticationError } from '../../src/errors.js'
-import type { Authenticator, ContinuousCheck, Principal, SessionInfo } from '../../src/spec/auth.js'
+import type { Authenticator, ContinuousCheck, Principal, } from '../../src/spec/auth.js'
 import { allowAll, reasonOf } from './_helpers.js'
 import { claims, compact, NOW, NOW_SECONDS, signers, staticKeys } from './_jwt-fixtures.js'
 
@@ -148,38 +148,5 @@ describe('API key records from a store', () => {
       current = changed
       expect(await reasonOf(Promise.resolve(authenticator.verify?.(principal, {}, Date.now())))).toBe('key_changed')
     }
-  })
-})
-
-describe('the signal hub', () => {
-  const alice: Principal = Object.freeze({
-    id: 'alice',
-    kind: 'user',
-    roles: [],
-    scopes: [],
-    attributes: {},
-    authenticator: 'jwt',
-    issuer: 'https://idp.example/',
-    credentialId: 'jti-1',
-    sessionId: 'sid-1',
-    issuedAt: NOW - 60_000,
-  })
-  const session: SessionInfo = { id: 'w-1', principal: alice, openedAt: NOW - 30_000, lastActivityAt: NOW - 1000, openedContext: {} }
-
-  it('refuses an event time in seconds (as a CAEP SET carries it), which would date the change to 1970', async () => {
-    const hub = createSignalHub({ revocations: memoryRevocationList(), clock: () => NOW })
-    const seconds = Math.floor(NOW / 1000)
-    await expect(hub.apply({ type: 'session-revoked', subject: { subject: 'alice' }, eventTimestamp: seconds })).rejects.toThrow(TypeError)
-    await expect(hub.apply({ type: 'token-claims-change', subject: { subject: 'alice' }, claims: { roles: [] }, eventTimestamp: seconds })).rejects.toThrow(TypeError)
-    // in ms it applies
-    await hub.apply({ type: 'session-revoked', subject: { subject: 'alice' }, eventTimestamp: NOW })
-    expect(() => hub.check.check(session, {}, NOW)).toThrow(expect.objectContaining({ reason: 'revoked' }))
-  })
-
-  it('asks a credential without an issue time to authenticate again after a claims change, in any session', async () => {
-    const hub = createSignalHub({ revocations: memoryRevocationList(), clock: () => NOW })
-    await hub.apply({ type: 'token-claims-change', subject: { subject: 'alice' }, claims: { roles: [] }, eventTimestamp: NOW - 10_000 })
-    const undated: SessionInfo = { ...session, principal: { ...alice, issuedAt: undefined }, openedAt: NOW - 1000 }
-    expect(() => hub.check.check(undated, {}, NOW)).toThrow(expect.objectContaining({ reason: 'token_claims_changed' }))
   })
 })

@@ -140,3 +140,22 @@ describe('signal hub', () => {
     expect(check()).toBeUndefined()
   })
 })
+
+describe('event times and credentials of unknown age (regressions from a security review)', () => {
+  it('refuses an event time in seconds (as a CAEP SET carries it), which would date the change to 1970', async () => {
+    const hub = createSignalHub({ revocations: memoryRevocationList(), clock: () => NOW })
+    const seconds = Math.floor(NOW / 1000)
+    await expect(hub.apply({ type: 'session-revoked', subject: { subject: 'alice' }, eventTimestamp: seconds })).rejects.toThrow(TypeError)
+    await expect(hub.apply({ type: 'token-claims-change', subject: { subject: 'alice' }, claims: { roles: [] }, eventTimestamp: seconds })).rejects.toThrow(TypeError)
+    // in ms it applies
+    await hub.apply({ type: 'session-revoked', subject: { subject: 'alice' }, eventTimestamp: NOW })
+    expect(() => hub.check.check(session(), {}, NOW)).toThrow(expect.objectContaining({ reason: 'revoked' }))
+  })
+
+  it('asks a credential without an issue time to authenticate again after a claims change, in any session', async () => {
+    const hub = createSignalHub({ revocations: memoryRevocationList(), clock: () => NOW })
+    await hub.apply({ type: 'token-claims-change', subject: { subject: 'alice' }, claims: { roles: [] }, eventTimestamp: NOW - 10_000 })
+    const undated: SessionInfo = { ...session({ ...alice, issuedAt: undefined }), openedAt: NOW - 1000 }
+    expect(() => hub.check.check(undated, {}, NOW)).toThrow(expect.objectContaining({ reason: 'token_claims_changed' }))
+  })
+})
